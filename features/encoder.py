@@ -1,0 +1,148 @@
+"""TabularEncoder: the one fitted object that turns raw records into the model's inputs.
+
+Like Keras' FeatureSpace it is fitted once in training, saved in the bundle, and applied
+unchanged by the service — there is no second implementation to drift. Columns may come as a
+pandas DataFrame (training) or as a mapping of name → list (the service's parsed JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.categorical import UNKNOWN_INDEX, CategoricalEncoder, as_list
+from features.errors import InvalidInput
+from features.numeric import NumericEncoder
+from features.params import ParamsMixin
+
+Columns = Mapping[str, Any]  # a DataFrame or {name: sequence}
+
+
+@dataclass
+class EncodedBatch:
+    """Model inputs for n rows, plus what the service reports about them."""
+
+    categorical: list[np.ndarray]  # int32 (n,), one per categorical feature, in spec order
+    numeric: np.ndarray | None  # float32 (n, width)
+    unknown: list[np.ndarray]  # bool (n,) per categorical: value not in the vocabulary
+    missing: list[np.ndarray]  # bool (n,) per categorical: value was missing
+    imputed: np.ndarray | None  # bool (n, k) per numeric feature
+    clipped: np.ndarray | None  # bool (n, k) per numeric feature
+
+    @property
+    def n_rows(self) -> int:
+        if self.categorical:
+            return len(self.categorical[0])
+        return 0 if self.numeric is None else len(self.numeric)
+
+    def model_inputs(self) -> list[np.ndarray]:
+        """Arrays in the Keras model's input order: one (n, 1) per categorical, then numeric."""
+        inputs = [c.reshape(-1, 1) for c in self.categorical]
+        if self.numeric is not None:
+            inputs.append(self.numeric)
+        return inputs
+
+
+class TabularEncoder(ParamsMixin):
+    """Fits a CategoricalEncoder per categorical column and one NumericEncoder for the numeric ones.
+
+    Learned: ``categorical_`` (name → CategoricalEncoder), ``numeric_`` (NumericEncoder or None).
+    """
+
+    def __init__(
+        self,
+        categorical: tuple[str, ...] = (),
+        numeric: tuple[str, ...] = (),
+        min_frequency: int = 1,
+        max_categories: int | None = None,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.categorical, *self.numeric]
+
+    def fit(self, X: Columns, y: Any = None) -> TabularEncoder:
+        self._check_columns(X)
+        self.categorical_ = {
+            name: CategoricalEncoder(self.min_frequency, self.max_categories).fit(X[name]) for name in self.categorical
+        }
+        self.numeric_ = NumericEncoder(tuple(self.numeric)).fit(self._numeric_matrix(X)) if self.numeric else None
+        return self
+
+    def transform(self, X: Columns) -> EncodedBatch:
+        self._check_fitted("categorical_")
+        self._check_columns(X)
+        codes, unknown, missing = [], [], []
+        for name in self.categorical:
+            values = X[name]
+            values = values if isinstance(values, Sequence) else as_list(values)
+            try:
+                index = self.categorical_[name].transform(values)
+            except TypeError:
+                bad = next(v for v in values if not _hashable(v))
+                raise InvalidInput(
+                    f"feature {name!r}: {type(bad).__name__} is not a category value",
+                    field=name, value=bad, expected="a string, number, boolean or null",
+                ) from None
+            is_missing = self.categorical_[name].missing_mask(values, index)
+            codes.append(index)
+            missing.append(is_missing)
+            unknown.append((index == UNKNOWN_INDEX) & ~is_missing)
+        numeric = imputed = clipped = None
+        if self.numeric_ is not None:
+            numeric, imputed, clipped = self.numeric_.transform_with_report(self._numeric_matrix(X))
+        return EncodedBatch(codes, numeric, unknown, missing, imputed, clipped)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the model's inputs: each categorical feature, then the numeric columns."""
+        self._check_fitted("categorical_")
+        numeric = list(self.numeric_.get_feature_names_out()) if self.numeric_ is not None else []
+        return np.asarray([*self.categorical, *numeric], dtype=object)
+
+    def _check_columns(self, X: Columns) -> None:
+        present = set(X.keys()) if hasattr(X, "keys") else set()
+        absent = [name for name in self.features if name not in present]
+        if absent:
+            raise InvalidInput(
+                f"missing column {absent[0]!r}; the model needs {', '.join(map(repr, self.features))}",
+                field=absent[0], expected="a column for every feature",
+            )
+
+    def _numeric_matrix(self, X: Columns) -> np.ndarray:
+        return np.column_stack([to_float(name, X[name]) for name in self.numeric])
+
+
+def to_float(name: str, values: Any) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing; non-numbers raise naming row and value."""
+    try:
+        if hasattr(values, "to_numpy"):
+            return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
+    for row, value in enumerate(as_list(values)):
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"numeric column {name!r}, row {row}: {value!r} is not a number",
+                field=name, value=value, expected="a number or null",
+            ) from None
+    return np.asarray([np.nan if v is None else float(v) for v in as_list(values)], dtype=np.float64)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

@@ -1,0 +1,80 @@
+"""One error family for the whole project.
+
+Every error carries the HTTP status the service answers with and the field/value it is about,
+so the CLI, the encoders and the HTTP layer report the same facts in the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CatembedError(Exception):
+    """Base class: a message for people plus machine-readable facts."""
+
+    status_code = 400
+    error_type = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.value = value
+        self.expected = expected
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.error_type, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        if self.value is not None:
+            body["value"] = _json_safe(self.value)
+        if self.expected is not None:
+            body["expected"] = self.expected
+        return body
+
+
+class InvalidInput(CatembedError):
+    """A record or parameter that does not fit the model's schema."""
+
+    status_code = 422
+    error_type = "invalid_input"
+
+
+class NotFound(CatembedError):
+    status_code = 404
+    error_type = "not_found"
+
+
+class PayloadTooLarge(CatembedError):
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class DataError(CatembedError):
+    """Training data that cannot be used as given (the CLI exits with code 2)."""
+
+    error_type = "data_error"
+
+
+class BundleError(CatembedError):
+    """An artifact bundle that is missing, corrupt or of an unknown format."""
+
+    status_code = 503
+    error_type = "bundle_error"
+
+
+def _json_safe(value: Any, limit: int = 200) -> Any:
+    """Echo a value back without letting a 1 MB string or a nested object flood the error."""
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else repr(value)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"

@@ -1,0 +1,191 @@
+"""The ``catembed`` command: train, export-embeddings, serve.
+
+Heavy imports (TensorFlow, pandas) happen inside the commands that need them, so
+``catembed serve`` starts without TensorFlow and ``catembed --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from features.errors import CatembedError
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except CatembedError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from training.config import PRESETS
+    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.spec import dump_spec, load_spec, resolve_spec
+    from training.trainer import train
+
+    if args.demo:
+        args.data = args.data or str(DEMO_DATA)
+        args.spec = args.spec or str(DEMO_SPEC)
+        args.name = args.name or "flights"
+    if not args.data:
+        raise CatembedError("give the training data with --data PATH (or --demo)", field="data")
+    if not args.name:
+        raise CatembedError("name the model with --name NAME", field="name")
+    from features.artifacts import check_name
+
+    check_name(args.name)
+    frame = read_table(args.data)
+    valid = read_table(args.valid) if args.valid else None
+    spec = resolve_spec(
+        frame,
+        target=args.target,
+        task=args.task,
+        categorical=_names(args.categorical),
+        numeric=_names(args.numeric),
+        embedding_dims=_dims(args.embedding_dims),
+        spec=load_spec(args.spec) if args.spec else None,
+    )
+    print("resolved spec (saved as spec.yaml in the bundle; edit it and pass --spec to train again):")
+    print("  " + dump_spec(spec).replace("\n", "\n  ").rstrip())
+    config = PRESETS[args.architecture]().with_overrides(
+        hidden_units=_ints(args.hidden),
+        dropout=_floats(args.dropout),
+        l2=args.l2,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        patience=args.patience,
+        min_frequency=args.min_frequency,
+        valid_fraction=args.valid_fraction,
+        class_weight=args.class_weight,
+        seed=args.seed,
+        embedding_dim=args.embedding_dim,
+    )
+    if config.dropout and len(config.dropout) != len(config.hidden_units):
+        if len(config.dropout) == 1:
+            config = config.with_overrides(dropout=config.dropout * len(config.hidden_units))
+        else:
+            raise CatembedError("give one --dropout rate, or one per --hidden layer", field="dropout")
+    train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
+    return 0
+
+
+def _export_embeddings(args: argparse.Namespace) -> int:
+    from training.embeddings_export import export_embeddings
+
+    written = export_embeddings(Path(args.model_dir), Path(args.out), args.format, args.version)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.model_dir:
+        os.environ["CATEMBED_MODEL_DIR"] = args.model_dir
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="catembed", description="Entity embeddings for tabular data, trained and served.")
+    commands = parser.add_subparsers(dest="command")
+
+    t = commands.add_parser("train", help="train a model and write a versioned bundle")
+    t.add_argument("--data", help="training table (.csv, .tsv or .parquet)")
+    t.add_argument("--valid", help="holdout table; default: a stratified split of --data")
+    t.add_argument("--spec", help="feature spec YAML (target, task, categorical, numeric, embedding_dims)")
+    t.add_argument("--target", help="target column")
+    t.add_argument("--task", choices=["binary", "multiclass", "regression"], help="default: inferred from the target")
+    t.add_argument("--categorical", help="comma-separated categorical columns (default: inferred)")
+    t.add_argument("--numeric", help="comma-separated numeric columns (default: inferred)")
+    t.add_argument("--embedding-dims", help="per-feature embedding sizes, e.g. carrier=4,dest=8")
+    t.add_argument("--embedding-dim", type=int, help="one embedding size for every feature")
+    t.add_argument("--name", help="model name: the folder under --out")
+    t.add_argument("--out", default="model_artifacts", help="artifact root (default: model_artifacts)")
+    t.add_argument("--architecture", choices=["default", "seed"], default="default",
+                   help="'seed' reproduces the original write-up's network")
+    t.add_argument("--hidden", help="dense layer sizes, e.g. 256,128")
+    t.add_argument("--dropout", help="dropout rate, or one per hidden layer")
+    t.add_argument("--l2", type=float, help="L2 penalty on hidden kernels")
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--epochs", type=int, help="upper bound; early stopping restores the best epoch")
+    t.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
+    t.add_argument("--min-frequency", type=int, help="rarer category values train the unknown vector")
+    t.add_argument("--valid-fraction", type=float)
+    t.add_argument("--class-weight", choices=["balanced"])
+    t.add_argument("--seed", type=int)
+    t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
+    t.set_defaults(func=_train)
+
+    e = commands.add_parser("export-embeddings", help="write every feature's embedding table")
+    e.add_argument("model_dir", help="model_artifacts/<name>")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--format", choices=["parquet", "csv", "projector"], default="parquet")
+    e.add_argument("--version", type=int, help="default: the newest")
+    e.set_defaults(func=_export_embeddings)
+
+    s = commands.add_parser("serve", help="serve a model over HTTP (uvicorn)")
+    s.add_argument("--model-dir", help="model_artifacts/<name> (default: CATEMBED_MODEL_DIR)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--access-log", action="store_true")
+    s.set_defaults(func=_serve)
+    return parser
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _ints(text: str | None) -> tuple[int, ...] | None:
+    return None if text is None else tuple(int(x) for x in text.split(","))
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    return None if text is None else tuple(float(x) for x in text.split(","))
+
+
+def _dims(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    dims = {}
+    for item in text.split(","):
+        name, _, size = item.partition("=")
+        if not size.strip().isdigit():
+            raise CatembedError(f"--embedding-dims expects name=size pairs, got {item!r}", field="embedding-dims", value=item)
+        dims[name.strip()] = int(size)
+    return dims
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Keras model → the NumPy InferenceGraph the service runs, with a parity check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from features.graph import ACTIVATIONS, InferenceGraph
+
+PARITY_TOLERANCE = 1e-5
+_STRUCTURAL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Concatenate, keras.layers.Dropout)
+
+
+def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int) -> InferenceGraph:
+    """Read the weights out of the model built by training.model.build_model."""
+    embeddings = [model.get_layer(name).get_weights()[0] for name in embedding_layers]
+    ops: list[dict[str, Any]] = []
+    for layer in model.layers:
+        if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding)):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            kernel, bias = layer.get_weights()
+            ops.append({"op": "dense", "activation": _activation_name(layer.activation), "kernel": kernel, "bias": bias})
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            scale = gamma / np.sqrt(variance + layer.epsilon)
+            ops.append({"op": "affine", "scale": scale.astype(np.float32), "shift": (beta - mean * scale).astype(np.float32)})
+        elif isinstance(layer, keras.layers.Activation):
+            ops.append({"op": "activation", "activation": _activation_name(layer.activation)})
+        else:
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no NumPy export; serving would be wrong")
+    return InferenceGraph(embeddings, ops, numeric_width)
+
+
+def check_parity(model: keras.Model, graph: InferenceGraph, inputs: list[np.ndarray], n_categorical: int) -> float:
+    """Largest |keras − numpy| over the rows given; raises when above PARITY_TOLERANCE."""
+    expected = np.asarray(model.predict(inputs, batch_size=4096, verbose=0))
+    numeric = inputs[n_categorical] if len(inputs) > n_categorical else None
+    got = graph([c.reshape(-1) for c in inputs[:n_categorical]], numeric)
+    worst = float(np.max(np.abs(expected - got))) if expected.size else 0.0
+    if not worst <= PARITY_TOLERANCE:
+        raise RuntimeError(f"exported NumPy model differs from Keras by {worst:.3g} (> {PARITY_TOLERANCE}); bundle not written")
+    return worst
+
+
+def _activation_name(function: Any) -> str:
+    name = getattr(function, "__name__", str(function))
+    name = {"swish": "silu"}.get(name, name)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation {name!r} has no NumPy export; supported: {sorted(ACTIVATIONS)}")
+    return name

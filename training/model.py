@@ -1,0 +1,87 @@
+"""The joint entity-embedding network, in the spirit of the original write-up: one Embedding per
+categorical feature → Flatten → Concatenate with the numeric input → dense stack → head."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+from keras import layers, regularizers
+
+from features.encoder import TabularEncoder
+from features.schema import FeatureSpec
+from training.config import TrainConfig
+
+
+def embedding_size(n_indices: int, rule: str = "fastai") -> int:
+    """Default width of a feature's embedding, from the rows of its table (vocabulary + unknown).
+
+    ``fastai``: min(600, round(1.6 · n^0.56)) — grows slowly with cardinality (12 → 6, 4k → 170).
+    ``half``: min(50, (n+1)//2), the rule of Guo & Berkhahn-era Kaggle kernels.
+    bench/embedding_rules.py measures both; the README records which won and by how much.
+    """
+    if rule == "fastai":
+        return max(1, min(600, round(1.6 * n_indices**0.56)))
+    if rule == "half":
+        return max(1, min(50, (n_indices + 1) // 2))
+    raise ValueError(f"unknown embedding rule {rule!r}; rules are 'fastai', 'half'")
+
+
+def input_names(features: list[str]) -> list[str]:
+    """Keras names for the categorical inputs: no '/' or spaces allowed, and unique."""
+    names: list[str] = []
+    for feature in features:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", feature)
+        while safe in names or safe == "numeric":
+            safe += "_"
+        names.append(safe)
+    return names
+
+
+def embedding_dims(encoder: TabularEncoder, spec: FeatureSpec, config: TrainConfig) -> dict[str, int]:
+    dims = {}
+    for name in encoder.categorical:
+        n = encoder.categorical_[name].n_indices
+        dims[name] = spec.embedding_dims.get(name) or config.embedding_dim or embedding_size(n, config.embedding_rule)
+    return dims
+
+
+def output_units(task: str, n_classes: int, config: TrainConfig) -> tuple[int, str]:
+    if task == "regression":
+        return 1, "linear"
+    if task == "binary" and config.binary_head == "sigmoid":
+        return 1, "sigmoid"
+    return n_classes, "softmax"
+
+
+def build_model(
+    vocab_sizes: dict[str, int],
+    dims: dict[str, int],
+    numeric_width: int,
+    task: str,
+    n_classes: int,
+    config: TrainConfig,
+) -> keras.Model:
+    """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order."""
+    inputs, parts = [], []
+    for (feature, n_indices), safe in zip(vocab_sizes.items(), input_names(list(vocab_sizes)), strict=True):
+        categorical = keras.Input(shape=(1,), dtype="int32", name=safe)
+        vectors = layers.Embedding(n_indices, dims[feature], name=f"embedding_{safe}")(categorical)
+        parts.append(layers.Flatten(name=f"flatten_{safe}")(vectors))
+        inputs.append(categorical)
+    if numeric_width:
+        numeric = keras.Input(shape=(numeric_width,), dtype="float32", name="numeric")
+        inputs.append(numeric)
+        parts.append(numeric)
+    x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
+    regularizer = regularizers.l2(config.l2) if config.l2 else None
+    for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
+        x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
+        if config.batch_norm:
+            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+        if rate:
+            x = layers.Dropout(rate, name=f"dropout_{i}")(x)
+    units, activation = output_units(task, n_classes, config)
+    head_regularizer = regularizer if config.l2_on_head else None
+    output = layers.Dense(units, activation=activation, kernel_regularizer=head_regularizer, name="head")(x)
+    return keras.Model(inputs=inputs, outputs=output, name="catembed")

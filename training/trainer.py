@@ -98,6 +98,7 @@ def train(
         _dataset(train_x, train_y, config.batch_size, shuffle=True, seed=config.seed),
         validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
         epochs=config.epochs,
+        shuffle=False,  # the tf.data pipeline shuffles
         class_weight=_class_weight(train_y, n_classes) if config.class_weight == "balanced" and task != "regression" else None,
         callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)],
         verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,

@@ -1,0 +1,40 @@
+# The two commands of the README. Each creates or refreshes .venv from pyproject.toml first,
+# so a fresh machine with Python 3.11 needs nothing else.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODEL_DIR ?= model_artifacts/flights
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: run test install demo lint bench bench-quality docker-test clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[train,dev]"
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@if ls $(MODEL_DIR)/*/manifest.json >/dev/null 2>&1; then \
+		echo "demo model found in $(MODEL_DIR)"; \
+	else \
+		echo "training the built-in NYC flights demo model (once)"; \
+		$(BIN)/catembed train --demo --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)); \
+	fi
+
+run: demo
+	CATEMBED_MODEL_DIR=$(MODEL_DIR) $(BIN)/catembed serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy features training app
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Typed dependencies shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.serving import ServedModel
+from app.settings import Settings
+from features.errors import BundleError, InvalidInput, PayloadTooLarge
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_served(request: Request) -> ServedModel:
+    served = getattr(request.app.state, "served", None)
+    if served is None:
+        raise BundleError("no model is loaded yet")
+    return served  # type: ignore[no-any-return]
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 past CATEMBED_MAX_BODY_BYTES before it is all read."""
+    limit = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInput("Content-Length is not a number", field="Content-Length", value=declared)
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"request body of {int(declared):,} bytes is over the limit of {limit:,}",
+                                  field="body", value=int(declared), expected=f"at most {limit:,} bytes")
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit:,} bytes", field="body", expected=f"at most {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServedDep = Annotated[ServedModel, Depends(get_served)]
+BodyDep = Annotated[bytes, Depends(read_body)]

@@ -1,0 +1,55 @@
+"""One JSON error shape for every error: ``{"error": {"type", "message", "field", "value", "expected"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from app.responses import FastJSONResponse
+from starlette.exceptions import HTTPException
+
+from features.errors import CatembedError
+
+log = logging.getLogger("catembed")
+_HTTP_TYPES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> FastJSONResponse:
+    return FastJSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+async def catembed_error(request: Request, exc: Exception) -> FastJSONResponse:
+    assert isinstance(exc, CatembedError)
+    return error_response(exc.status_code, exc.to_dict())
+
+
+async def validation_error(request: Request, exc: Exception) -> FastJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    location = ".".join(str(p) for p in first.get("loc", ()))
+    body: dict[str, Any] = {"type": "invalid_input", "message": f"{location}: {first.get('msg')}", "field": location}
+    if "input" in first and first["input"] is not None:
+        body["value"] = CatembedError("", value=first["input"]).to_dict().get("value")
+    return error_response(422, body)
+
+
+async def http_error(request: Request, exc: Exception) -> FastJSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = _HTTP_TYPES.get(exc.status_code, "http_error")
+    message = str(exc.detail) if exc.status_code != 404 or exc.detail != "Not Found" else f"no route {request.url.path}"
+    return error_response(exc.status_code, {"type": kind, "message": message}, getattr(exc, "headers", None))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> FastJSONResponse:
+    # the traceback goes to the log, never to the client
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, {"type": "internal_error", "message": "internal error; the server log has the details"})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(CatembedError, catembed_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

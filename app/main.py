@@ -1,0 +1,113 @@
+"""``create_app(settings)``: the FastAPI application around one served model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __version__, errors
+from app.responses import FastJSONResponse
+from app.routes import embeddings, health, model, predict
+from app.schemas import components
+from app.serving import load_served_model
+from app.settings import Settings
+from features.errors import BundleError
+
+log = logging.getLogger("catembed")
+RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/embed": "EmbedResponse"}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    try:
+        served = load_served_model(settings)
+    except BundleError as exc:
+        app.state.startup_error = f"catembed cannot start: {exc.message}"
+        raise
+    app.state.served = served
+    app.openapi_schema = None  # regenerate /docs for this model's features
+    log.info("serving %s version %s from %s (loaded in %.2f s)", served.predictor.name, served.predictor.version,
+             served.predictor.bundle.path, served.load_seconds)
+    yield
+    app.state.served = None
+
+
+class OneLineStartupError:
+    """Uvicorn prints the whole traceback of a failed start-up; for a bad bundle one line says it all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_short(message: Message) -> None:
+            reason = getattr(scope["app"].state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and reason:
+                message = {**message, "message": reason}
+            await send(message)
+
+        await self.app(scope, receive, send_short)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="catembed",
+        version=__version__,
+        summary="Entity embeddings for tabular data: predictions and learned category vectors.",
+        lifespan=lifespan,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.served = None
+    errors.install(app)
+    for module in (predict, embeddings, model, health):
+        app.include_router(module.router)
+    if settings.floor_endpoint:
+        app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
+    app.add_middleware(OneLineStartupError)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _floor(request: Request) -> FastJSONResponse:
+    """The benchmark's yardstick: read and parse a body of the same size, answer a small JSON."""
+    import orjson
+
+    payload = orjson.loads(await request.body())
+    return FastJSONResponse({"ok": True, "keys": len(payload)})
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The standard schema, plus request/response bodies generated from the served model."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    served = app.state.served
+    if served is not None:
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(components(served.models))
+        example = served.manifest.get("example", {})
+        body = {
+            "required": True,
+            "content": {"application/json": {
+                "schema": {"anyOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/RecordBatch"}]},
+                "examples": {"one record": {"value": example}, "a batch": {"value": {"records": [example, example]}}},
+            }},
+        }
+        for path, response in RECORD_ROUTES.items():
+            operation = schema["paths"][path]["post"]
+            operation["requestBody"] = body
+            operation["responses"]["200"]["content"] = {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+    app.openapi_schema = schema
+    return schema

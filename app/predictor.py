@@ -1,0 +1,140 @@
+"""The framework-free serving core: a loaded bundle that predicts, encodes and embeds records.
+
+HTTP routes only read bytes and hand them here; everything here is plain Python and NumPy,
+testable without a server and shared by every route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.records import ParsedRecords, RecordParser
+from features.artifacts import Bundle
+from features.encoder import EncodedBatch
+
+
+@dataclass
+class Drift:
+    """Counters of what the service had to paper over, per feature: the drift signals."""
+
+    rows: int = 0
+    unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    missing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    imputed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Predictor:
+    def __init__(self, bundle: Bundle, *, max_records: int = 10_000, max_string_length: int = 1_000) -> None:
+        self.bundle = bundle
+        self.manifest = bundle.manifest
+        self.name, self.version = bundle.name, bundle.version
+        self.task: str = self.manifest["task"]
+        self.encoder, self.graph, self.target = bundle.encoder, bundle.graph, bundle.target
+        self.categorical: list[str] = list(self.encoder.categorical)
+        self.numeric: list[str] = list(self.encoder.numeric)
+        self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length)
+        self.labels: list[Any] = list(getattr(self.target, "classes_", []))
+        self._label_keys = [str(label) for label in self.labels]
+        self.drift = Drift()
+        self.loaded_at = time.time()
+
+    # ---- the three record endpoints ----
+
+    def predict(self, body: bytes) -> dict[str, Any]:
+        parsed = self.parser.parse(body)
+        batch = self.encoder.transform(parsed.columns)
+        output = self.graph(batch.categorical, batch.numeric)
+        warnings = self._warnings(parsed, batch)
+        if self.task == "regression":
+            values = self.target.values(output).tolist()
+            results = [{"value": v, "warnings": warnings.get(i, [])} for i, v in enumerate(values)]
+        else:
+            proba = self.target.probabilities(output)
+            best = proba.argmax(axis=1).tolist()
+            keys, labels = self._label_keys, self.labels
+            results = [
+                {"label": labels[b], "probabilities": dict(zip(keys, row, strict=True)), "warnings": warnings.get(i, [])}
+                for i, (b, row) in enumerate(zip(best, proba.tolist(), strict=True))
+            ]
+        return {"model": self.name, "version": self.version, "predictions": results}
+
+    def encode(self, body: bytes) -> dict[str, Any]:
+        parsed = self.parser.parse(body)
+        batch = self.encoder.transform(parsed.columns)
+        warnings = self._warnings(parsed, batch)
+        return {
+            "model": self.name,
+            "version": self.version,
+            "categorical": {name: codes.tolist() for name, codes in zip(self.categorical, batch.categorical, strict=True)},
+            "numeric_columns": self.numeric_columns,
+            "numeric": [] if batch.numeric is None else batch.numeric.tolist(),
+            "warnings": [warnings.get(i, []) for i in range(parsed.n_rows)],
+        }
+
+    def embed(self, body: bytes) -> dict[str, Any]:
+        parsed = self.parser.parse(body)
+        batch = self.encoder.transform(parsed.columns)
+        self._warnings(parsed, batch)  # counts drift like every other path
+        return {"model": self.name, "version": self.version, "columns": self.embed_columns,
+                "rows": self.graph.features(batch.categorical, batch.numeric).tolist()}
+
+    def warm_up(self) -> None:
+        """One real prediction of the training example, so the first request pays no first-call costs."""
+        import orjson
+
+        self.predict(orjson.dumps(self.manifest["example"]))
+        self.drift = Drift()
+
+    # ---- descriptions ----
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return list(self.manifest.get("numeric_inputs", []))
+
+    @property
+    def embed_columns(self) -> list[str]:
+        names = [f"{feature}__emb{j}" for feature, table in zip(self.categorical, self.graph.embeddings, strict=True)
+                 for j in range(table.shape[1])]
+        return names + self.numeric_columns
+
+    def _warnings(self, parsed: ParsedRecords, batch: EncodedBatch) -> dict[int, list[dict[str, Any]]]:
+        """Per-row notes about values the model could not take at face value. Only rows with
+        something to say are visited, so a clean batch costs one vectorised scan per feature."""
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        drift = self.drift
+        drift.rows += parsed.n_rows
+        for name, unknown, missing in zip(self.categorical, batch.unknown, batch.missing, strict=True):
+            values = parsed.columns[name]
+            rows = np.flatnonzero(unknown)
+            drift.unknown[name] += len(rows)
+            for i in rows.tolist():
+                found[i].append({"type": "unknown_category", "field": name, "value": values[i],
+                                 "message": f"{values[i]!r} was not in the training vocabulary of {name!r}; used the trained unknown vector"})
+            rows = np.flatnonzero(missing)
+            drift.missing[name] += len(rows)
+            for i in rows.tolist():
+                found[i].append({"type": "missing_category", "field": name, "value": None,
+                                 "message": f"{name!r} is missing; used the trained unknown vector"})
+        if batch.imputed is not None and batch.clipped is not None:
+            medians = self.encoder.numeric_.medians_
+            for j, name in enumerate(self.numeric):
+                rows = np.flatnonzero(batch.imputed[:, j])
+                drift.imputed[name] += len(rows)
+                for i in rows.tolist():
+                    found[i].append({"type": "imputed", "field": name, "value": None,
+                                     "message": f"{name!r} is missing; used the training median {medians[j]:g}"})
+                for i in np.flatnonzero(batch.clipped[:, j]).tolist():
+                    value = parsed.columns[name][i]
+                    found[i].append({"type": "out_of_range", "field": name, "value": value,
+                                     "message": f"{value!r} is outside the training range of {name!r}; clipped to it"})
+        return found
+
+
+def feature_listing(names: Sequence[str]) -> str:
+    return ", ".join(map(repr, names))

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource. They parse nothing themselves: the core does."""

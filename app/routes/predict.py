@@ -1,0 +1,44 @@
+"""POST /predict, /encode and /embed: records in, predictions / model inputs / embedding features out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from app.deps import BodyDep, ServedDep
+from app.responses import FastJSONResponse
+from app.schemas import ErrorBody
+
+router = APIRouter(tags=["records"])
+# Small bodies are handled on the event loop (a threadpool hop costs ~300 µs); big batches go to
+# a worker thread so /health and small requests are not held up behind them.
+THREADPOOL_BYTES = 64 * 1024
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 413, 422)}
+
+
+async def _run(function: Callable[[bytes], dict[str, Any]], body: bytes) -> FastJSONResponse:
+    if len(body) > THREADPOOL_BYTES:
+        return FastJSONResponse(await run_in_threadpool(function, body))
+    return FastJSONResponse(function(body))
+
+
+@router.post("/predict", responses=ERRORS, summary="Predict one record or a batch",
+             description="One record, or `{\"records\": [...]}`. Each prediction lists `warnings`: unseen or missing "
+                         "categories (the trained unknown vector was used), imputed or clipped numbers.")
+async def predict(served: ServedDep, body: BodyDep) -> FastJSONResponse:
+    return await _run(served.predictor.predict, body)
+
+
+@router.post("/encode", responses=ERRORS, summary="The model's input arrays for records",
+             description="Per-feature embedding-table indices and the scaled numeric inputs, exactly as the model receives them.")
+async def encode(served: ServedDep, body: BodyDep) -> FastJSONResponse:
+    return await _run(served.predictor.encode, body)
+
+
+@router.post("/embed", responses=ERRORS, summary="Records as embedding features",
+             description="Concatenated category vectors plus scaled numerics, with column names: features for another model.")
+async def embed(served: ServedDep, body: BodyDep) -> FastJSONResponse:
+    return await _run(served.predictor.embed, body)

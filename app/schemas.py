@@ -1,0 +1,115 @@
+"""Pydantic models: generated from the manifest for the records (so /docs shows the model's real
+features, types and a training example), plus the fixed shapes of the other responses."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import models_json_schema
+
+CategoryValue = str | int | float | bool | None
+
+
+class RecordWarning(BaseModel):
+    type: Literal["unknown_category", "missing_category", "imputed", "out_of_range"]
+    field: str
+    value: CategoryValue
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    field: str | None = None
+    value: Any = None
+    expected: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class EmbeddingVector(BaseModel):
+    feature: str
+    value: str
+    canonical_value: str | None = Field(description="the value as training stored it: 1, 1.0 and '1' are all '1'")
+    index: int = Field(description="row of the embedding table; 0 is the unknown/missing vector")
+    unknown: bool = Field(description="true when ?fallback=unknown returned the unknown vector")
+    count: int | None = Field(description="rows with this value in the training split")
+    dimension: int
+    vector: list[float]
+
+
+class EmbeddingRow(BaseModel):
+    value: str | None
+    index: int
+    unknown: bool
+    count: int | None
+    vector: list[float]
+
+
+class EmbeddingTable(BaseModel):
+    feature: str
+    dimension: int
+    total: int
+    offset: int
+    limit: int
+    items: list[EmbeddingRow]
+
+
+class Neighbor(BaseModel):
+    value: str
+    index: int
+    score: float = Field(description="cosine similarity, -1 to 1")
+
+
+class Neighbors(BaseModel):
+    feature: str
+    value: str
+    canonical_value: str | None
+    index: int
+    neighbors: list[Neighbor]
+
+
+def record_models(manifest: dict[str, Any], max_records: int) -> dict[str, type[BaseModel]]:
+    """Request and response models of this bundle's record endpoints."""
+    example = manifest.get("example", {})
+    fields: dict[str, Any] = {}
+    for i, feature in enumerate(manifest["features"]):
+        name = feature["name"]
+        if feature["kind"] == "categorical":
+            annotation: Any = CategoryValue
+            about = (f"categorical: {feature['vocabulary_size']:,} known values, a {feature['embedding_dim']}-wide embedding; "
+                     "null or unseen values use the trained unknown vector")
+        else:
+            annotation = float | None
+            about = (f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
+                     f"null is imputed with the median {feature['median']:g}")
+        # python-safe attribute names; the JSON keys (aliases) are the real feature names
+        fields[f"f{i}"] = (annotation, Field(..., alias=name, description=about, examples=[example.get(name)]))
+    forbid = ConfigDict(extra="forbid")
+    record = create_model("Record", __config__=forbid, **fields)
+    batch = create_model("RecordBatch", __config__=forbid, records=(list[record], Field(..., min_length=1, max_length=max_records)))  # type: ignore[valid-type]
+    if manifest["task"] == "regression":
+        result = create_model("Prediction", value=(float, Field(description=f"predicted {manifest['target']['name']}")),
+                              warnings=(list[RecordWarning], ...))
+    else:
+        labels = tuple(manifest["target"]["labels"])
+        result = create_model("Prediction", label=(Literal[labels], ...),  # type: ignore[valid-type]
+                              probabilities=(dict[str, float], Field(description="probability of each label")),
+                              warnings=(list[RecordWarning], ...))
+    version_fields: dict[str, Any] = {"model": (str, ...), "version": (int, ...)}
+    predict = create_model("PredictResponse", **version_fields, predictions=(list[result], ...))  # type: ignore[valid-type]
+    encode = create_model("EncodeResponse", **version_fields,
+                          categorical=(dict[str, list[int]], Field(description="embedding-table row per feature and record")),
+                          numeric_columns=(list[str], ...), numeric=(list[list[float]], Field(description="scaled numeric inputs")),
+                          warnings=(list[list[RecordWarning]], ...))
+    embed = create_model("EmbedResponse", **version_fields, columns=(list[str], ...), rows=(list[list[float]], ...))
+    return {"Record": record, "RecordBatch": batch, "PredictResponse": predict, "EncodeResponse": encode, "EmbedResponse": embed}
+
+
+def components(models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """JSON schemas of the generated models, ready for the OpenAPI components section."""
+    _, schema = models_json_schema([(m, "validation") for m in models.values()], ref_template="#/components/schemas/{model}")
+    return schema.get("$defs", {})

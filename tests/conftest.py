@@ -1,0 +1,50 @@
+"""Session fixtures: real tiny models trained once with the real trainer, shared by the suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tests.synthetic import planted_frame  # noqa: E402
+
+FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0)}
+
+
+def _train(root: Path, task: str, name: str, **overrides):
+    from features.schema import FeatureSpec
+    from training.config import TrainConfig
+    from training.trainer import train
+
+    frame = planted_frame(task=task)
+    spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
+    config = TrainConfig(**{**FAST, **overrides})
+    return train(frame, spec, config, name=name, out=root, log=lambda _: None, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def artifact_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def binary_run(artifact_root):
+    return _train(artifact_root, "binary", "binary")
+
+
+@pytest.fixture(scope="session")
+def multiclass_run(artifact_root):
+    return _train(artifact_root, "multiclass", "multiclass")
+
+
+@pytest.fixture(scope="session")
+def regression_run(artifact_root):
+    return _train(artifact_root, "regression", "regression", batch_norm=True)
+
+
+@pytest.fixture(scope="session", params=["binary", "multiclass", "regression"])
+def any_run(request):
+    return request.getfixturevalue(f"{request.param}_run")

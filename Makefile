@@ -31,6 +31,7 @@ run: demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy features training app
 
 test: lint

@@ -12,14 +12,16 @@ from features.errors import BundleError, InvalidInput, PayloadTooLarge
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_served(request: Request) -> ServedModel:
     served = getattr(request.app.state, "served", None)
     if served is None:
         raise BundleError("no model is loaded yet")
-    return served  # type: ignore[no-any-return]
+    assert isinstance(served, ServedModel)
+    return served
 
 
 async def read_body(request: Request) -> bytes:
@@ -30,14 +32,20 @@ async def read_body(request: Request) -> bytes:
         if not declared.isdigit():
             raise InvalidInput("Content-Length is not a number", field="Content-Length", value=declared)
         if int(declared) > limit:
-            raise PayloadTooLarge(f"request body of {int(declared):,} bytes is over the limit of {limit:,}",
-                                  field="body", value=int(declared), expected=f"at most {limit:,} bytes")
+            raise PayloadTooLarge(
+                f"request body of {int(declared):,} bytes is over the limit of {limit:,}",
+                field="body",
+                value=int(declared),
+                expected=f"at most {limit:,} bytes",
+            )
         return await request.body()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit:,} bytes", field="body", expected=f"at most {limit:,} bytes")
+            raise PayloadTooLarge(
+                f"request body is over the limit of {limit:,} bytes", field="body", expected=f"at most {limit:,} bytes"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

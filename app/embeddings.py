@@ -25,8 +25,12 @@ class EmbeddingIndex:
         if feature not in self.tables:
             listing = ", ".join(map(repr, self.tables))
             kind = "numeric, so it has no embedding" if feature in self.encoder.numeric else "not a feature of this model"
-            raise NotFound(f"unknown feature {feature!r} ({kind}); categorical features are {listing}",
-                           field="feature", value=feature, expected=f"one of {listing}")
+            raise NotFound(
+                f"unknown feature {feature!r} ({kind}); categorical features are {listing}",
+                field="feature",
+                value=feature,
+                expected=f"one of {listing}",
+            )
         return self.encoder.categorical_[feature]
 
     def resolve(self, feature: str, value: str, fallback: str | None = None) -> tuple[int, str | None]:
@@ -36,20 +40,34 @@ class EmbeddingIndex:
         index = encoder.index_.get(key, UNKNOWN_INDEX) if key is not None else UNKNOWN_INDEX
         if index == UNKNOWN_INDEX and fallback != "unknown":
             if fallback is not None:
-                raise InvalidInput(f"fallback must be 'unknown', not {fallback!r}", field="fallback", value=fallback, expected="'unknown'")
-            reason = "is empty" if key is None else (
-                f"was not seen in training (or was rarer than min_frequency={encoder.min_frequency})")
-            raise NotFound(f"value {value!r} of feature {feature!r} {reason}; add ?fallback=unknown for the unknown vector",
-                           field="value", value=value, expected=f"one of the {len(encoder.vocabulary_):,} values of {feature!r}")
+                raise InvalidInput(
+                    f"fallback must be 'unknown', not {fallback!r}", field="fallback", value=fallback, expected="'unknown'"
+                )
+            reason = (
+                "is empty"
+                if key is None
+                else (f"was not seen in training (or was rarer than min_frequency={encoder.min_frequency})")
+            )
+            raise NotFound(
+                f"value {value!r} of feature {feature!r} {reason}; add ?fallback=unknown for the unknown vector",
+                field="value",
+                value=value,
+                expected=f"one of the {len(encoder.vocabulary_):,} values of {feature!r}",
+            )
         return index, key
 
     def vector(self, feature: str, value: str, fallback: str | None = None) -> dict[str, Any]:
         index, key = self.resolve(feature, value, fallback)
         encoder, table = self.encoder.categorical_[feature], self.tables[feature]
         return {
-            "feature": feature, "value": value, "canonical_value": key, "index": index,
-            "unknown": index == UNKNOWN_INDEX, "count": encoder.counts_[index - 1] if index else None,
-            "dimension": int(table.shape[1]), "vector": table[index].tolist(),
+            "feature": feature,
+            "value": value,
+            "canonical_value": key,
+            "index": index,
+            "unknown": index == UNKNOWN_INDEX,
+            "count": encoder.counts_[index - 1] if index else None,
+            "dimension": int(table.shape[1]),
+            "vector": table[index].tolist(),
         }
 
     def table(self, feature: str, offset: int, limit: int) -> dict[str, Any]:
@@ -57,12 +75,23 @@ class EmbeddingIndex:
         table = self.tables[feature]
         stop = min(offset + limit, table.shape[0])
         items = [
-            {"value": encoder.vocabulary_[i - 1] if i else None, "index": i, "unknown": i == UNKNOWN_INDEX,
-             "count": encoder.counts_[i - 1] if i else None, "vector": table[i].tolist()}
+            {
+                "value": encoder.vocabulary_[i - 1] if i else None,
+                "index": i,
+                "unknown": i == UNKNOWN_INDEX,
+                "count": encoder.counts_[i - 1] if i else None,
+                "vector": table[i].tolist(),
+            }
             for i in range(offset, stop)
         ]
-        return {"feature": feature, "dimension": int(table.shape[1]), "total": int(table.shape[0]),
-                "offset": offset, "limit": limit, "items": items}
+        return {
+            "feature": feature,
+            "dimension": int(table.shape[1]),
+            "total": int(table.shape[0]),
+            "offset": offset,
+            "limit": limit,
+            "items": items,
+        }
 
     def neighbors(self, feature: str, value: str, k: int) -> dict[str, Any]:
         index, key = self.resolve(feature, value)
@@ -72,5 +101,10 @@ class EmbeddingIndex:
         k = min(k, len(scores) - 1)
         best = np.argpartition(-scores, k - 1)[:k] if k > 0 else np.array([], dtype=int)
         best = best[np.argsort(-scores[best], kind="stable")]
-        return {"feature": feature, "value": value, "canonical_value": key, "index": index,
-                "neighbors": [{"value": encoder.vocabulary_[i], "index": int(i) + 1, "score": float(scores[i])} for i in best]}
+        return {
+            "feature": feature,
+            "value": value,
+            "canonical_value": key,
+            "index": index,
+            "neighbors": [{"value": encoder.vocabulary_[i], "index": int(i) + 1, "score": float(scores[i])} for i in best],
+        }

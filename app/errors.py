@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from app.responses import FastJSONResponse
 from starlette.exceptions import HTTPException
 
+from app.responses import FastJSONResponse
 from features.errors import CatembedError
 
 log = logging.getLogger("catembed")

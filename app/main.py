@@ -33,8 +33,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise
     app.state.served = served
     app.openapi_schema = None  # regenerate /docs for this model's features
-    log.info("serving %s version %s from %s (loaded in %.2f s)", served.predictor.name, served.predictor.version,
-             served.predictor.bundle.path, served.load_seconds)
+    log.info(
+        "serving %s version %s from %s (loaded in %.2f s)",
+        served.predictor.name,
+        served.predictor.version,
+        served.predictor.bundle.path,
+        served.load_seconds,
+    )
     yield
     app.state.served = None
 
@@ -99,15 +104,18 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         example = served.manifest.get("example", {})
         body = {
             "required": True,
-            "content": {"application/json": {
-                "schema": {"anyOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/RecordBatch"}]},
-                "examples": {"one record": {"value": example}, "a batch": {"value": {"records": [example, example]}}},
-            }},
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/RecordBatch"}]},
+                    "examples": {"one record": {"value": example}, "a batch": {"value": {"records": [example, example]}}},
+                }
+            },
         }
         for path, response in RECORD_ROUTES.items():
             operation = schema["paths"][path]["post"]
             operation["requestBody"] = body
             operation["responses"]["200"]["content"] = {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}
+            }
     app.openapi_schema = schema
     return schema

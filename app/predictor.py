@@ -81,8 +81,12 @@ class Predictor:
         parsed = self.parser.parse(body)
         batch = self.encoder.transform(parsed.columns)
         self._warnings(parsed, batch)  # counts drift like every other path
-        return {"model": self.name, "version": self.version, "columns": self.embed_columns,
-                "rows": self.graph.features(batch.categorical, batch.numeric).tolist()}
+        return {
+            "model": self.name,
+            "version": self.version,
+            "columns": self.embed_columns,
+            "rows": self.graph.features(batch.categorical, batch.numeric).tolist(),
+        }
 
     def warm_up(self) -> None:
         """One real prediction of the training example, so the first request pays no first-call costs."""
@@ -99,8 +103,11 @@ class Predictor:
 
     @property
     def embed_columns(self) -> list[str]:
-        names = [f"{feature}__emb{j}" for feature, table in zip(self.categorical, self.graph.embeddings, strict=True)
-                 for j in range(table.shape[1])]
+        names = [
+            f"{feature}__emb{j}"
+            for feature, table in zip(self.categorical, self.graph.embeddings, strict=True)
+            for j in range(table.shape[1])
+        ]
         return names + self.numeric_columns
 
     def _warnings(self, parsed: ParsedRecords, batch: EncodedBatch) -> dict[int, list[dict[str, Any]]]:
@@ -114,25 +121,49 @@ class Predictor:
             rows = np.flatnonzero(unknown)
             drift.unknown[name] += len(rows)
             for i in rows.tolist():
-                found[i].append({"type": "unknown_category", "field": name, "value": values[i],
-                                 "message": f"{values[i]!r} was not in the training vocabulary of {name!r}; used the trained unknown vector"})
+                found[i].append(
+                    {
+                        "type": "unknown_category",
+                        "field": name,
+                        "value": values[i],
+                        "message": f"{values[i]!r} was not in the training vocabulary of {name!r}; used the trained unknown vector",
+                    }
+                )
             rows = np.flatnonzero(missing)
             drift.missing[name] += len(rows)
             for i in rows.tolist():
-                found[i].append({"type": "missing_category", "field": name, "value": None,
-                                 "message": f"{name!r} is missing; used the trained unknown vector"})
+                found[i].append(
+                    {
+                        "type": "missing_category",
+                        "field": name,
+                        "value": None,
+                        "message": f"{name!r} is missing; used the trained unknown vector",
+                    }
+                )
         if batch.imputed is not None and batch.clipped is not None:
             medians = self.encoder.numeric_.medians_
             for j, name in enumerate(self.numeric):
                 rows = np.flatnonzero(batch.imputed[:, j])
                 drift.imputed[name] += len(rows)
                 for i in rows.tolist():
-                    found[i].append({"type": "imputed", "field": name, "value": None,
-                                     "message": f"{name!r} is missing; used the training median {medians[j]:g}"})
+                    found[i].append(
+                        {
+                            "type": "imputed",
+                            "field": name,
+                            "value": None,
+                            "message": f"{name!r} is missing; used the training median {medians[j]:g}",
+                        }
+                    )
                 for i in np.flatnonzero(batch.clipped[:, j]).tolist():
                     value = parsed.columns[name][i]
-                    found[i].append({"type": "out_of_range", "field": name, "value": value,
-                                     "message": f"{value!r} is outside the training range of {name!r}; clipped to it"})
+                    found[i].append(
+                        {
+                            "type": "out_of_range",
+                            "field": name,
+                            "value": value,
+                            "message": f"{value!r} is outside the training range of {name!r}; clipped to it",
+                        }
+                    )
         return found
 
 

@@ -8,7 +8,7 @@ offending record, to name it in the error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -26,7 +26,7 @@ _NUMBER_EXPECTED = "a finite number or null"
 
 @dataclass
 class ParsedRecords:
-    columns: dict[str, Sequence[Any]]
+    columns: Mapping[str, Sequence[Any]]
     n_rows: int
     single: bool  # the body was one bare record, not {"records": [...]}
 
@@ -60,7 +60,9 @@ class RecordParser:
             records, single = [payload], True
         else:
             raise InvalidInput(
-                "the body must be one record (a JSON object) or {\"records\": [...]}", field="body", value=payload,
+                'the body must be one record (a JSON object) or {"records": [...]}',
+                field="body",
+                value=payload,
                 expected="a JSON object",
             )
         if not records:
@@ -68,7 +70,9 @@ class RecordParser:
         if len(records) > self.max_records:
             raise PayloadTooLarge(
                 f"{len(records):,} records is over the limit of {self.max_records:,} per request",
-                field="records", value=len(records), expected=f"at most {self.max_records:,} records",
+                field="records",
+                value=len(records),
+                expected=f"at most {self.max_records:,} records",
             )
         rows = self._rows(records, single)
         columns = list(zip(*rows, strict=True)) if len(self.features) > 1 else [tuple(rows)]
@@ -86,7 +90,9 @@ class RecordParser:
         """Each record's values in feature order; the fast path is a C-level itemgetter map."""
         if set(map(type, records)) != {dict}:
             row = next(i for i, r in enumerate(records) if type(r) is not dict)
-            raise InvalidInput(f"records[{row}] is not a JSON object", field=f"records[{row}]", value=records[row], expected="a JSON object")
+            raise InvalidInput(
+                f"records[{row}] is not a JSON object", field=f"records[{row}]", value=records[row], expected="a JSON object"
+            )
         if set(map(len, records)) == {len(self.features)}:
             try:
                 return list(map(self._getter, records))
@@ -97,13 +103,15 @@ class RecordParser:
             if absent:
                 raise InvalidInput(
                     f"{'record' if single else f'records[{row}]'} is missing feature {absent[0]!r}; the model needs {self._listing}",
-                    field=self._field(row, absent[0], single), expected="a value or null for every feature",
+                    field=self._field(row, absent[0], single),
+                    expected="a value or null for every feature",
                 )
             extra = [key for key in record if key not in self.features]
             if extra:
                 raise InvalidInput(
                     f"unknown field {extra[0]!r}; features are {self._listing}",
-                    field=self._field(row, extra[0], single), expected="only the model's features",
+                    field=self._field(row, extra[0], single),
+                    expected="only the model's features",
                 )
         raise AssertionError("unreachable: a malformed record was not found")
 
@@ -113,7 +121,9 @@ class RecordParser:
             row = next(i for i, v in enumerate(values) if type(v) not in _CATEGORY_TYPES)
             raise InvalidInput(
                 f"feature {name!r}: {type(values[row]).__name__} is not a category value",
-                field=self._field(row, name, single), value=values[row], expected=_CATEGORY_EXPECTED,
+                field=self._field(row, name, single),
+                value=values[row],
+                expected=_CATEGORY_EXPECTED,
             )
         if str in types:
             lengths = [len(v) for v in values if type(v) is str] if len(types) > 1 else list(map(len, values))
@@ -121,7 +131,8 @@ class RecordParser:
                 row = next(i for i, v in enumerate(values) if type(v) is str and len(v) > self.max_string_length)
                 raise InvalidInput(
                     f"feature {name!r}: a value of {len(values[row]):,} characters is over the limit of {self.max_string_length:,}",
-                    field=self._field(row, name, single), value=values[row],
+                    field=self._field(row, name, single),
+                    value=values[row],
                     expected=f"at most {self.max_string_length:,} characters",
                 )
 
@@ -130,7 +141,9 @@ class RecordParser:
             row = next(i for i, v in enumerate(values) if type(v) not in _NUMBER_TYPES)
             raise InvalidInput(
                 f"feature {name!r}: {values[row]!r} is not a number",
-                field=self._field(row, name, single), value=values[row], expected=_NUMBER_EXPECTED,
+                field=self._field(row, name, single),
+                value=values[row],
+                expected=_NUMBER_EXPECTED,
             )
         try:
             array = np.asarray(values, dtype=np.float64)
@@ -140,5 +153,7 @@ class RecordParser:
             row = int(np.flatnonzero(np.isinf(array))[0])
             raise InvalidInput(
                 f"feature {name!r}: {values[row]!r} is not a finite number",
-                field=self._field(row, name, single), value=values[row], expected=_NUMBER_EXPECTED,
+                field=self._field(row, name, single),
+                value=values[row],
+                expected=_NUMBER_EXPECTED,
             )

@@ -80,33 +80,52 @@ def record_models(manifest: dict[str, Any], max_records: int) -> dict[str, type[
         name = feature["name"]
         if feature["kind"] == "categorical":
             annotation: Any = CategoryValue
-            about = (f"categorical: {feature['vocabulary_size']:,} known values, a {feature['embedding_dim']}-wide embedding; "
-                     "null or unseen values use the trained unknown vector")
+            about = (
+                f"categorical: {feature['vocabulary_size']:,} known values, a {feature['embedding_dim']}-wide embedding; "
+                "null or unseen values use the trained unknown vector"
+            )
         else:
             annotation = float | None
-            about = (f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
-                     f"null is imputed with the median {feature['median']:g}")
+            about = (
+                f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
+                f"null is imputed with the median {feature['median']:g}"
+            )
         # python-safe attribute names; the JSON keys (aliases) are the real feature names
         fields[f"f{i}"] = (annotation, Field(..., alias=name, description=about, examples=[example.get(name)]))
     forbid = ConfigDict(extra="forbid")
-    record = create_model("Record", __config__=forbid, **fields)
-    batch = create_model("RecordBatch", __config__=forbid, records=(list[record], Field(..., min_length=1, max_length=max_records)))  # type: ignore[valid-type]
-    if manifest["task"] == "regression":
-        result = create_model("Prediction", value=(float, Field(description=f"predicted {manifest['target']['name']}")),
-                              warnings=(list[RecordWarning], ...))
-    else:
-        labels = tuple(manifest["target"]["labels"])
-        result = create_model("Prediction", label=(Literal[labels], ...),  # type: ignore[valid-type]
-                              probabilities=(dict[str, float], Field(description="probability of each label")),
-                              warnings=(list[RecordWarning], ...))
+    record: Any = create_model("Record", __config__=forbid, **fields)
+    batch = create_model(
+        "RecordBatch", __config__=forbid, records=(list[record], Field(..., min_length=1, max_length=max_records))
+    )
+    result: Any = _prediction_model(manifest)
     version_fields: dict[str, Any] = {"model": (str, ...), "version": (int, ...)}
-    predict = create_model("PredictResponse", **version_fields, predictions=(list[result], ...))  # type: ignore[valid-type]
-    encode = create_model("EncodeResponse", **version_fields,
-                          categorical=(dict[str, list[int]], Field(description="embedding-table row per feature and record")),
-                          numeric_columns=(list[str], ...), numeric=(list[list[float]], Field(description="scaled numeric inputs")),
-                          warnings=(list[list[RecordWarning]], ...))
+    predict = create_model("PredictResponse", **version_fields, predictions=(list[result], ...))
+    encode = create_model(
+        "EncodeResponse",
+        **version_fields,
+        categorical=(dict[str, list[int]], Field(description="embedding-table row per feature and record")),
+        numeric_columns=(list[str], ...),
+        numeric=(list[list[float]], Field(description="scaled numeric inputs")),
+        warnings=(list[list[RecordWarning]], ...),
+    )
     embed = create_model("EmbedResponse", **version_fields, columns=(list[str], ...), rows=(list[list[float]], ...))
     return {"Record": record, "RecordBatch": batch, "PredictResponse": predict, "EncodeResponse": encode, "EmbedResponse": embed}
+
+
+def _prediction_model(manifest: dict[str, Any]) -> type[BaseModel]:
+    if manifest["task"] == "regression":
+        return create_model(
+            "Prediction",
+            value=(float, Field(description=f"predicted {manifest['target']['name']}")),
+            warnings=(list[RecordWarning], ...),
+        )
+    labels = tuple(manifest["target"]["labels"])
+    return create_model(
+        "Prediction",
+        label=(Literal[labels], ...),  # type: ignore[arg-type]
+        probabilities=(dict[str, float], Field(description="probability of each label")),
+        warnings=(list[RecordWarning], ...),
+    )
 
 
 def components(models: dict[str, type[BaseModel]]) -> dict[str, Any]:

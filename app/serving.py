@@ -43,7 +43,9 @@ class ServedModel:
             "numeric_inputs": m.get("numeric_inputs", []),
             "metrics": m.get("metrics", {}),
             "created_at": m.get("created_at"),
-            "training": {k: m.get("training", {}).get(k) for k in ("rows", "epochs_run", "best_epoch", "fit_seconds", "data_fingerprint")},
+            "training": {
+                k: m.get("training", {}).get(k) for k in ("rows", "epochs_run", "best_epoch", "fit_seconds", "data_fingerprint")
+            },
             "parameters": m.get("model", {}).get("parameters"),
             "parity": m.get("parity"),
             "example": m.get("example"),

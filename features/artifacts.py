@@ -51,7 +51,8 @@ def check_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name or ""):
         raise BundleError(
             f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            field="name", value=name,
+            field="name",
+            value=name,
         )
     return name
 
@@ -68,9 +69,7 @@ def list_versions(model_dir: Path) -> list[int]:
     """Complete versions, oldest first. Temporary folders of unfinished writes are not versions."""
     if not model_dir.is_dir():
         return []
-    return sorted(
-        int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and (p / MANIFEST).is_file()
-    )
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and (p / MANIFEST).is_file())
 
 
 def write_bundle(root: Path, name: str, manifest: dict[str, Any], write_files: Callable[[Path], None]) -> Path:
@@ -116,7 +115,9 @@ def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
     versions = list_versions(model_dir)
     if version is None:
         if not versions:
-            raise BundleError(f"no model version found in {model_dir} (expected {model_dir}/<n>/{MANIFEST}); train one with `catembed train`")
+            raise BundleError(
+                f"no model version found in {model_dir} (expected {model_dir}/<n>/{MANIFEST}); train one with `catembed train`"
+            )
         version = versions[-1]
     path = model_dir / str(version)
     manifest = read_manifest(path)
@@ -134,7 +135,9 @@ def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
         graph = InferenceGraph.load(path / "graph.npz", manifest["graph"])
     except Exception as exc:  # checksummed but unreadable: written by an incompatible build
         raise BundleError(f"{path} could not be read: {type(exc).__name__}: {exc}") from exc
-    return Bundle(path, manifest.get("name", model_dir.name), int(version), manifest, encoders["encoder"], encoders["target"], graph)
+    return Bundle(
+        path, manifest.get("name", model_dir.name), int(version), manifest, encoders["encoder"], encoders["target"], graph
+    )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -151,7 +154,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if found != FORMAT_VERSION:
         raise BundleError(
             f"{file} has format version {found!r}; this catembed reads format version {FORMAT_VERSION}",
-            field="format_version", value=found,
+            field="format_version",
+            value=found,
         )
     return manifest
 
@@ -165,7 +169,7 @@ def _remove_abandoned(model_dir: Path) -> None:
     """Delete temporary folders whose writer process is gone (killed mid-write)."""
     for p in model_dir.glob(f"{_TMP_PREFIX}*"):
         try:
-            pid = int(p.name[len(_TMP_PREFIX):].split("-")[0])
+            pid = int(p.name[len(_TMP_PREFIX) :].split("-")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(p, ignore_errors=True)

@@ -66,7 +66,7 @@ class CategoricalEncoder(ParamsMixin):
         self.n_rare_values_ = len(ranked) - len(kept)
         self.n_rare_rows_ = sum(counts.values()) - sum(self.counts_)
         self.n_missing_rows_ = missing
-        self._cache = None
+        self._cache: dict[Any, int] | None = None
         return self
 
     @property

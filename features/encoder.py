@@ -89,7 +89,9 @@ class TabularEncoder(ParamsMixin):
                 bad = next(v for v in values if not _hashable(v))
                 raise InvalidInput(
                     f"feature {name!r}: {type(bad).__name__} is not a category value",
-                    field=name, value=bad, expected="a string, number, boolean or null",
+                    field=name,
+                    value=bad,
+                    expected="a string, number, boolean or null",
                 ) from None
             is_missing = self.categorical_[name].missing_mask(values, index)
             codes.append(index)
@@ -112,7 +114,8 @@ class TabularEncoder(ParamsMixin):
         if absent:
             raise InvalidInput(
                 f"missing column {absent[0]!r}; the model needs {', '.join(map(repr, self.features))}",
-                field=absent[0], expected="a column for every feature",
+                field=absent[0],
+                expected="a column for every feature",
             )
 
     def _numeric_matrix(self, X: Columns) -> np.ndarray:
@@ -135,7 +138,9 @@ def to_float(name: str, values: Any) -> np.ndarray:
         except (TypeError, ValueError):
             raise InvalidInput(
                 f"numeric column {name!r}, row {row}: {value!r} is not a number",
-                field=name, value=value, expected="a number or null",
+                field=name,
+                value=value,
+                expected="a number or null",
             ) from None
     return np.asarray([np.nan if v is None else float(v) for v in as_list(values)], dtype=np.float64)
 

@@ -99,7 +99,7 @@ class InferenceGraph:
                     arrays[f"layer{j}_{key}"] = value
             described.append(entry)
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
         return {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings), "layers": described}
 
     @classmethod
@@ -111,6 +111,6 @@ class InferenceGraph:
         for j, entry in enumerate(description["layers"]):
             layer = dict(entry)
             prefix = f"layer{j}_"
-            layer.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            layer.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
             layers.append(layer)
         return cls(embeddings, layers, description["numeric_width"])

@@ -18,9 +18,7 @@ class ParamsMixin:
     def _param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
         return [
-            name
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            name for name, p in signature.parameters.items() if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:

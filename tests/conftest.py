@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests.synthetic import planted_frame  # noqa: E402
+from tests.synthetic import planted_frame
 
 FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0)}
 

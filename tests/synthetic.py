@@ -18,10 +18,15 @@ def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.Data
     x = rng.normal(0, 1, n)
     noise = rng.normal(0, 1, n)
     score = color_effect[c] + city_effect[city_idx] + 1.5 * x + 0.3 * size
-    frame = pd.DataFrame({
-        "color": colors[c], "city": cities[city_idx], "size": size,
-        "x": x, "noise": noise,
-    })
+    frame = pd.DataFrame(
+        {
+            "color": colors[c],
+            "city": cities[city_idx],
+            "size": size,
+            "x": x,
+            "noise": noise,
+        }
+    )
     frame.loc[rng.random(n) < 0.05, "x"] = np.nan  # missing numerics: imputed + indicator
     frame.loc[rng.random(n) < 0.03, "color"] = None  # missing categories: index 0
     if task == "binary":

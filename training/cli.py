@@ -78,11 +78,6 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )
-    if config.dropout and len(config.dropout) != len(config.hidden_units):
-        if len(config.dropout) == 1:
-            config = config.with_overrides(dropout=config.dropout * len(config.hidden_units))
-        else:
-            raise CatembedError("give one --dropout rate, or one per --hidden layer", field="dropout")
     train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
     return 0
 
@@ -129,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--embedding-dim", type=int, help="one embedding size for every feature")
     t.add_argument("--name", help="model name: the folder under --out")
     t.add_argument("--out", default="model_artifacts", help="artifact root (default: model_artifacts)")
-    t.add_argument("--architecture", choices=["default", "seed"], default="default",
-                   help="'seed' reproduces the original write-up's network")
+    t.add_argument(
+        "--architecture", choices=["default", "seed"], default="default", help="'seed' reproduces the original write-up's network"
+    )
     t.add_argument("--hidden", help="dense layer sizes, e.g. 256,128")
     t.add_argument("--dropout", help="dropout rate, or one per hidden layer")
     t.add_argument("--l2", type=float, help="L2 penalty on hidden kernels")

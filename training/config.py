@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from features.errors import DataError
+
 
 @dataclass
 class TrainConfig:
@@ -32,15 +34,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.dropout, (int, float)):
-            self.dropout = tuple(float(self.dropout) for _ in self.hidden_units)
+            self.dropout = (float(self.dropout),)
+        if len(self.dropout) == 1 and len(self.hidden_units) != 1:
+            self.dropout = self.dropout * len(self.hidden_units)
         if len(self.dropout) != len(self.hidden_units):
-            raise ValueError("give one dropout rate per hidden layer, or a single rate for all")
+            raise DataError(
+                "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(self.dropout)
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "hidden_units" in changes and "dropout" not in changes:
+            changes["dropout"] = self.dropout[:1] or (0.0,)  # keep the preset's rate for the new depth
+        return replace(self, **changes)
 
 
 def seed_config() -> TrainConfig:

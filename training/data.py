@@ -24,7 +24,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind is None:
         raise DataError(
             f"cannot read {path.name}: unknown format {path.suffix or '(no extension)'!r}; use .csv, .tsv or .parquet",
-            field="data", value=str(path),
+            field="data",
+            value=str(path),
         )
     try:
         if kind == "parquet":

@@ -35,8 +35,12 @@ def export_embeddings(model_dir: Path, out: Path, fmt: str, version: int | None 
     import pandas as pd
 
     frame = pd.DataFrame(
-        {"feature": [r[0] for r in rows], "value": [r[1] for r in rows], "index": [r[2] for r in rows],
-         "vector": [list(map(float, r[3])) for r in rows]}
+        {
+            "feature": [r[0] for r in rows],
+            "value": [r[1] for r in rows],
+            "index": [r[2] for r in rows],
+            "vector": [list(map(float, r[3])) for r in rows],
+        }
     )
     if fmt == "parquet":
         path = out / "embeddings.parquet"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import platform
@@ -74,7 +75,9 @@ def train(
         target = ScaledTarget().fit(train_frame[spec.target])
         n_classes = 1
     else:
-        target = LabelTarget().fit(frame[spec.target] if valid is None else pd.concat([frame[spec.target], valid_frame[spec.target]]))
+        target = LabelTarget().fit(
+            frame[spec.target] if valid is None else pd.concat([frame[spec.target], valid_frame[spec.target]])
+        )
         n_classes = len(target.classes_)
         if n_classes < 2:
             raise DataError(f"target {spec.target!r} has one class ({target.classes_[0]!r}); nothing to learn", field=spec.target)
@@ -114,7 +117,7 @@ def train(
     graph = to_graph(model, embedding_layers, numeric_width)
     parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in valid_x], len(vocab))
 
-    manifest = {
+    manifest: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
         "target": _target_manifest(spec.target, target),
@@ -206,7 +209,9 @@ def _class_weight(y: np.ndarray, n_classes: int) -> dict[int, float]:
     return {i: float(len(y) / (n_classes * max(c, 1))) for i, c in enumerate(counts)}
 
 
-def _evaluate(target: Any, output: np.ndarray, y_train: pd.Series, y_valid: pd.Series, task: str) -> tuple[dict[str, float], dict[str, float]]:
+def _evaluate(
+    target: Any, output: np.ndarray, y_train: pd.Series, y_valid: pd.Series, task: str
+) -> tuple[dict[str, float], dict[str, float]]:
     if task == "regression":
         truth = np.asarray(y_valid, dtype=np.float64)
         return metrics.regression_metrics(truth, target.values(output)), metrics.regression_baseline(
@@ -229,19 +234,33 @@ def _features_manifest(encoder: TabularEncoder, dims: dict[str, int], layers: li
     entries: list[dict[str, Any]] = []
     for name, layer in zip(encoder.categorical, layers, strict=True):
         enc = encoder.categorical_[name]
-        entries.append({
-            "name": name, "kind": "categorical", "input": layer.removeprefix("embedding_"),
-            "embedding_layer": layer, "vocabulary_size": len(enc.vocabulary_), "embedding_dim": dims[name],
-            "rare_values_folded": enc.n_rare_values_, "missing_rows": enc.n_missing_rows_,
-        })
+        entries.append(
+            {
+                "name": name,
+                "kind": "categorical",
+                "input": layer.removeprefix("embedding_"),
+                "embedding_layer": layer,
+                "vocabulary_size": len(enc.vocabulary_),
+                "embedding_dim": dims[name],
+                "rare_values_folded": enc.n_rare_values_,
+                "missing_rows": enc.n_missing_rows_,
+            }
+        )
     num = encoder.numeric_
     for j, name in enumerate(encoder.numeric):
         assert num is not None
-        entries.append({
-            "name": name, "kind": "numeric", "median": num.medians_[j], "mean": num.means_[j],
-            "std": num.scales_[j], "min": num.mins_[j], "max": num.maxs_[j],
-            "missing_indicator": bool(num.indicators_[j]),
-        })
+        entries.append(
+            {
+                "name": name,
+                "kind": "numeric",
+                "median": num.medians_[j],
+                "mean": num.means_[j],
+                "std": num.scales_[j],
+                "min": num.mins_[j],
+                "max": num.maxs_[j],
+                "missing_indicator": bool(num.indicators_[j]),
+            }
+        )
     return entries
 
 
@@ -266,13 +285,10 @@ def _fingerprint(frame: pd.DataFrame) -> str:
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("catembed", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 
 def _fmt(values: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in values.items())
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -11,7 +11,7 @@ from app.responses import FastJSONResponse
 from app.schemas import EmbeddingTable, EmbeddingVector, ErrorBody, Neighbors
 
 router = APIRouter(prefix="/embeddings", tags=["embeddings"])
-NOT_FOUND = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
 @router.get("/{feature}", response_model=EmbeddingTable, responses=NOT_FOUND, summary="A feature's whole embedding table")
@@ -25,15 +25,23 @@ async def table(
 
 
 # registered before the single-value route: "{value:path}" would otherwise swallow "/neighbors"
-@router.get("/{feature}/{value:path}/neighbors", response_model=Neighbors, responses=NOT_FOUND,
-            summary="Nearest category values by cosine similarity")
+@router.get(
+    "/{feature}/{value:path}/neighbors",
+    response_model=Neighbors,
+    responses=NOT_FOUND,
+    summary="Nearest category values by cosine similarity",
+)
 async def neighbors(served: ServedDep, feature: str, value: str, k: Annotated[int, Query(ge=1, le=100)] = 10) -> FastJSONResponse:
     return FastJSONResponse(served.embeddings.neighbors(feature, value, k))
 
 
-@router.get("/{feature}/{value:path}", response_model=EmbeddingVector, responses=NOT_FOUND,
-            summary="The learned vector of one category value",
-            description="Values are URL-encoded (`/`, spaces, unicode); `1`, `1.0` and `\"1\"` resolve as in training. "
-                        "A value never seen in training is a 404 unless `?fallback=unknown`.")
+@router.get(
+    "/{feature}/{value:path}",
+    response_model=EmbeddingVector,
+    responses=NOT_FOUND,
+    summary="The learned vector of one category value",
+    description='Values are URL-encoded (`/`, spaces, unicode); `1`, `1.0` and `"1"` resolve as in training. '
+    "A value never seen in training is a 404 unless `?fallback=unknown`.",
+)
 async def vector(served: ServedDep, feature: str, value: str, fallback: Literal["unknown"] | None = None) -> FastJSONResponse:
     return FastJSONResponse(served.embeddings.vector(feature, value, fallback))

@@ -25,20 +25,32 @@ async def _run(function: Callable[[bytes], dict[str, Any]], body: bytes) -> Fast
     return FastJSONResponse(function(body))
 
 
-@router.post("/predict", responses=ERRORS, summary="Predict one record or a batch",
-             description="One record, or `{\"records\": [...]}`. Each prediction lists `warnings`: unseen or missing "
-                         "categories (the trained unknown vector was used), imputed or clipped numbers.")
+@router.post(
+    "/predict",
+    responses=ERRORS,
+    summary="Predict one record or a batch",
+    description='One record, or `{"records": [...]}`. Each prediction lists `warnings`: unseen or missing '
+    "categories (the trained unknown vector was used), imputed or clipped numbers.",
+)
 async def predict(served: ServedDep, body: BodyDep) -> FastJSONResponse:
     return await _run(served.predictor.predict, body)
 
 
-@router.post("/encode", responses=ERRORS, summary="The model's input arrays for records",
-             description="Per-feature embedding-table indices and the scaled numeric inputs, exactly as the model receives them.")
+@router.post(
+    "/encode",
+    responses=ERRORS,
+    summary="The model's input arrays for records",
+    description="Per-feature embedding-table indices and the scaled numeric inputs, exactly as the model receives them.",
+)
 async def encode(served: ServedDep, body: BodyDep) -> FastJSONResponse:
     return await _run(served.predictor.encode, body)
 
 
-@router.post("/embed", responses=ERRORS, summary="Records as embedding features",
-             description="Concatenated category vectors plus scaled numerics, with column names: features for another model.")
+@router.post(
+    "/embed",
+    responses=ERRORS,
+    summary="Records as embedding features",
+    description="Concatenated category vectors plus scaled numerics, with column names: features for another model.",
+)
 async def embed(served: ServedDep, body: BodyDep) -> FastJSONResponse:
     return await _run(served.predictor.embed, body)

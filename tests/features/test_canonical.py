@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from features.canonical import canonical
 
 
-@pytest.mark.parametrize("value", [1, 1.0, "1", "1.0", "+1", " 1 ", True, np.int64(1), np.float32(1.0), np.bool_(True), "true", "TRUE"])
+@pytest.mark.parametrize(
+    "value", [1, 1.0, "1", "1.0", "+1", " 1 ", True, np.int64(1), np.float32(1.0), np.bool_(True), "true", "TRUE"]
+)
 def test_spellings_of_one_are_one_category(value):
     assert canonical(value) == "1"
 
@@ -20,10 +22,24 @@ def test_missing_values_are_none(value):
     assert canonical(value) is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (False, "0"), (0, "0"), (-0.0, "0"), ("false", "0"), ("1.50", "1.5"), (1.5, "1.5"), ("-2", "-2"),
-    ("007", "007"), ("UA", "UA"), (" UA ", "UA"), ("1e3", "1e3"), (2**70, str(2**70)), ("a/b c", "a/b c"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (False, "0"),
+        (0, "0"),
+        (-0.0, "0"),
+        ("false", "0"),
+        ("1.50", "1.5"),
+        (1.5, "1.5"),
+        ("-2", "-2"),
+        ("007", "007"),
+        ("UA", "UA"),
+        (" UA ", "UA"),
+        ("1e3", "1e3"),
+        (2**70, str(2**70)),
+        ("a/b c", "a/b c"),
+    ],
+)
 def test_examples(value, expected):
     assert canonical(value) == expected
 

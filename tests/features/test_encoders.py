@@ -10,7 +10,9 @@ from features.errors import InvalidInput
 from features.numeric import NumericEncoder
 from features.target import LabelTarget, ScaledTarget
 
-values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-3, 3), st.sampled_from(["a", "b", " a", "1", "1.0", ""]))
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(-3, 3), st.sampled_from(["a", "b", " a", "1", "1.0", ""])
+)
 
 
 def test_vocabulary_order_unknown_and_missing():

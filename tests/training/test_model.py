@@ -1,0 +1,44 @@
+import keras
+import pytest
+
+from training.config import seed_config
+from training.model import build_model, embedding_size, input_names
+
+# the write-up's model.summary(): embedding params 60, 15, 20, 10, 10, 10, 15, 60, 20 at width 5
+SEED_TABLE_ROWS = [12, 3, 4, 2, 2, 2, 3, 12, 4]
+
+
+def test_seed_network_is_reproduced_exactly():
+    vocab = {f"f{i}": n for i, n in enumerate(SEED_TABLE_ROWS, start=1)}
+    config = seed_config()
+    model = build_model(vocab, {f: config.embedding_dim for f in vocab}, 7, "binary", 2, config)
+    assert model.count_params() == 16_534
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    assert [layer.count_params() for layer in embeddings] == [60, 15, 20, 10, 10, 10, 15, 60, 20]
+    assert model.get_layer("concatenate").output.shape[-1] == 52
+    stack = [layer for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))]
+    described = [(type(layer).__name__, getattr(layer, "units", None) or getattr(layer, "rate", None)) for layer in stack]
+    assert described == [("Dense", 88), ("Dropout", 0.2), ("Dense", 128), ("Dense", 2)]
+    assert [layer.count_params() for layer in stack] == [4664, 0, 11392, 258]
+    assert stack[0].kernel_regularizer.l2 == pytest.approx(0.05) and stack[2].kernel_regularizer.l2 == pytest.approx(0.05)
+    assert stack[-1].activation.__name__ == "softmax" and stack[0].activation.__name__ == "relu"
+    assert len(model.inputs) == 10 and model.inputs[-1].shape[-1] == 7
+
+
+def test_one_input_and_named_embedding_per_feature():
+    config = seed_config()
+    model = build_model({"carrier": 10, "dest code": 20}, {"carrier": 3, "dest code": 4}, 0, "regression", 1, config)
+    assert [t.name for t in model.inputs] == ["carrier", "dest_code"]
+    assert model.get_layer("embedding_carrier").output.shape[-1] == 3
+    assert model.get_layer("embedding_dest_code").input_dim == 20
+    assert model.get_layer("head").activation.__name__ == "linear"
+
+
+def test_input_names_are_unique_and_keras_safe():
+    assert input_names(["a b", "a/b", "numeric"]) == ["a_b", "a_b_", "numeric_"]
+
+
+@pytest.mark.parametrize(("n", "fastai", "half"), [(2, 2, 1), (12, 6, 6), (100, 21, 50), (4000, 166, 50), (10**7, 600, 50)])
+def test_embedding_size_rules(n, fastai, half):
+    assert embedding_size(n, "fastai") == fastai
+    assert embedding_size(n, "half") == half

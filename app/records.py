@@ -8,6 +8,7 @@ offending record, to name it in the error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -22,6 +23,8 @@ _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float, type(None)})
 _CATEGORY_EXPECTED = "a string, number, boolean or null"
 _NUMBER_EXPECTED = "a finite number or null"
+_EXACT_INTEGER_LIMIT = 2.0**63
+_LARGEST_FLOAT = 1.7976931348623157e308
 
 
 @dataclass
@@ -45,6 +48,13 @@ class RecordParser:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            where = _non_finite_field(body) if b"NaN" in body or b"Infinity" in body or "infinity" in str(exc) else None
+            if where is not None:
+                raise InvalidInput(
+                    f"{where}: NaN, Infinity and numbers beyond ±1.8e308 are not finite numbers",
+                    field=where,
+                    expected=_NUMBER_EXPECTED,
+                ) from None
             raise InvalidInput(f"request body is not valid JSON: {exc}", field="body", expected="a JSON object") from None
         return self.parse_payload(payload)
 
@@ -125,6 +135,16 @@ class RecordParser:
                 value=values[row],
                 expected=_CATEGORY_EXPECTED,
             )
+        if float in types and any(type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT for v in values):
+            # orjson reads integers past 64 bits as floats: a 23-digit ID sent as a number would lose
+            # digits and silently miss the vocabulary entry training made from its exact text
+            row = next(i for i, v in enumerate(values) if type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT)
+            raise InvalidInput(
+                f"feature {name!r}: {values[row]!r} is too large to be an exact category value; send it as a string",
+                field=self._field(row, name, single),
+                value=values[row],
+                expected="a number below 2**63 in magnitude, or a string",
+            )
         if str in types:
             lengths = [len(v) for v in values if type(v) is str] if len(types) > 1 else list(map(len, values))
             if max(lengths) > self.max_string_length:
@@ -157,3 +177,36 @@ class RecordParser:
                 value=values[row],
                 expected=_NUMBER_EXPECTED,
             )
+
+
+def _non_finite_field(body: bytes) -> str | None:
+    """Where a NaN, Infinity or out-of-range number sits. orjson refuses them without saying where;
+    the stdlib parser reads them (as float nan/inf), so it can name the record and the feature."""
+    import json
+
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict) and isinstance(payload.get("records"), list):
+            for row, record in enumerate(payload["records"]):
+                for key, value in record.items() if isinstance(record, dict) else ():
+                    if _has_non_finite(value):
+                        return f"records[{row}].{key}"
+        elif isinstance(payload, dict):
+            for key, value in payload.items():
+                if _has_non_finite(value):
+                    return str(key)
+        return "body" if _has_non_finite(payload) else None
+    except (ValueError, RecursionError):  # not JSON even to the stdlib, or nested too deep
+        return None
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, int):  # the stdlib keeps a 400-digit integer exact; as a double it is inf
+        return abs(value) > _LARGEST_FLOAT
+    if isinstance(value, dict):
+        return any(map(_has_non_finite, value.values()))
+    if isinstance(value, list):
+        return any(map(_has_non_finite, value))
+    return False

@@ -3,7 +3,7 @@ features, types and a training example), plus the fixed shapes of the other resp
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
@@ -72,14 +72,22 @@ class Neighbors(BaseModel):
     neighbors: list[Neighbor]
 
 
-def record_models(manifest: dict[str, Any], max_records: int) -> dict[str, type[BaseModel]]:
+def record_models(manifest: dict[str, Any], max_records: int, max_string_length: int = 1_000) -> dict[str, type[BaseModel]]:
     """Request and response models of this bundle's record endpoints."""
     example = manifest.get("example", {})
+    # the limits app/records.py enforces, stated in the schema so /docs and fuzzers agree with it
+    category: Any = (
+        Annotated[str, Field(max_length=max_string_length)]
+        | Annotated[int, Field(ge=-(2**63), lt=2**64)]  # what orjson reads as an exact integer
+        | Annotated[float, Field(gt=-(2.0**63), lt=2.0**63)]
+        | bool
+        | None
+    )
     fields: dict[str, Any] = {}
     for i, feature in enumerate(manifest["features"]):
         name = feature["name"]
         if feature["kind"] == "categorical":
-            annotation: Any = CategoryValue
+            annotation: Any = category
             about = (
                 f"categorical: {feature['vocabulary_size']:,} known values, a {feature['embedding_dim']}-wide embedding; "
                 "null or unseen values use the trained unknown vector"

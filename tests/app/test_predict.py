@@ -108,8 +108,8 @@ def test_batch_errors_name_the_record(client, example):
     [
         (b"{not json", "body"),
         (b"NaN", "body"),
-        (b'{"x": 1e400}', "body"),
-        (b'{"x": NaN}', "body"),
+        (b'{"x": 1e400}', "x"),  # orjson refuses non-finite numbers; the error still names where they are
+        (b'{"x": NaN}', "x"),
         (b"[1, 2]", "body"),
         (b'"text"', "body"),
         (b'{"records": []}', "records"),

@@ -1,0 +1,115 @@
+"""The three contenders: catembed with its defaults, LightGBM, LightGBM + catembed embeddings.
+
+catembed goes through the CLI's own path (resolve_spec → TrainConfig defaults → trainer.train
+writing a bundle) and is scored through the bundle's encoder and NumPy graph: what the service
+returns. The trainer carves its early-stopping split out of the training part with the same
+seed and stratification as LightGBM's, so both stop on the same rows and never on the test set.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+from sklearn.model_selection import train_test_split
+
+from bench.quality.datasets import Dataset
+from features.artifacts import load_bundle
+from features.embedding_features import EmbeddingFeatures
+
+LIGHTGBM_PARAMS = {"learning_rate": 0.05, "num_leaves": 31, "verbose": -1, "num_threads": 2}
+LIGHTGBM_ROUNDS, LIGHTGBM_PATIENCE, VALID_FRACTION = 2000, 100, 0.2
+
+
+@dataclass
+class Score:
+    value: float  # ROC AUC or RMSE on the test part
+    seconds: float  # training wall time
+    detail: dict[str, Any]
+
+
+def score(task: str, truth: np.ndarray, predicted: np.ndarray) -> float:
+    if task == "binary":
+        return float(metrics.roc_auc_score(truth, predicted))
+    return float(np.sqrt(metrics.mean_squared_error(truth, predicted)))
+
+
+def run_catembed(data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, out: Path, **overrides: Any) -> Score:
+    from training.config import TrainConfig
+    from training.spec import resolve_spec
+    from training.trainer import train as train_model
+
+    spec = resolve_spec(
+        train, target=data.target, task=data.task, categorical=data.categorical, numeric=data.numeric, log=lambda _: None
+    )
+    config = TrainConfig().with_overrides(**overrides, seed=seed)
+    started = time.perf_counter()
+    result = train_model(train, spec, config, name=data.name, out=out, log=lambda _: None, verbose=0)
+    seconds = time.perf_counter() - started
+    bundle = load_bundle(result.path.parent, int(result.path.name))
+    batch = bundle.encoder.transform(test)
+    output = bundle.graph(batch.categorical, batch.numeric)
+    if data.task == "binary":
+        predicted = bundle.target.probabilities(output)[:, list(bundle.target.classes_).index(1)]
+    else:
+        predicted = bundle.target.values(output).reshape(-1)
+    training = result.manifest["training"]
+    detail = {
+        "bundle": str(result.path),
+        "epochs_run": training["epochs_run"],
+        "best_epoch": training["best_epoch"],
+        "fit_seconds": training["fit_seconds"],
+        "rows_per_second": training["rows_per_second"],
+        "parameters": result.manifest["model"]["parameters"],
+    }
+    return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
+
+
+def run_lightgbm(
+    data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, *, quick: bool = False, embeddings: Path | None = None
+) -> Score:
+    """Native categoricals (pandas category dtype); with ``embeddings`` (a bundle folder) the
+    catembed vectors of every categorical feature are appended as extra numeric columns."""
+    import lightgbm as lgb
+
+    started = time.perf_counter()
+    x_train, x_test = _lightgbm_frame(data, train, train), _lightgbm_frame(data, test, train)
+    if embeddings is not None:
+        transformer = EmbeddingFeatures(embeddings).fit()
+        names = list(transformer.get_feature_names_out())
+        x_train = x_train.join(pd.DataFrame(transformer.transform(train), columns=names))
+        x_test = x_test.join(pd.DataFrame(transformer.transform(test), columns=names))
+    y = train[data.target].to_numpy()
+    fit_idx, valid_idx = train_test_split(
+        np.arange(len(train)), test_size=VALID_FRACTION, random_state=seed, stratify=y if data.task == "binary" else None
+    )
+    params = {**LIGHTGBM_PARAMS, "objective": "binary" if data.task == "binary" else "regression", "seed": seed}
+    fit_set = lgb.Dataset(x_train.iloc[fit_idx], y[fit_idx])
+    valid_set = lgb.Dataset(x_train.iloc[valid_idx], y[valid_idx], reference=fit_set)
+    booster = lgb.train(
+        params,
+        fit_set,
+        num_boost_round=200 if quick else LIGHTGBM_ROUNDS,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(20 if quick else LIGHTGBM_PATIENCE, verbose=False)],
+    )
+    seconds = time.perf_counter() - started
+    predicted = booster.predict(x_test, num_iteration=booster.best_iteration)
+    detail = {"best_iteration": int(booster.best_iteration), "features": int(x_train.shape[1])}
+    return Score(score(data.task, test[data.target].to_numpy(), np.asarray(predicted)), seconds, detail)
+
+
+def _lightgbm_frame(data: Dataset, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as pandas categories with the training part's categories (unseen → NaN)."""
+    columns = {}
+    for name in data.categorical:
+        categories = pd.Index(reference[name].dropna().unique())
+        columns[name] = pd.Categorical(frame[name], categories=categories)
+    for name in data.numeric:
+        columns[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))

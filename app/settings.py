@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PREFIX = "CATEMBED_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CATEMBED_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", protected_namespaces=())
 
     model_dir: Path = Field(Path("model_artifacts/flights"), description="one model's folder: model_artifacts/<name>")
     model_version: int | None = Field(None, ge=1, description="pin a version; default: the newest")
@@ -20,7 +23,37 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="when set, predict/encode/embed/admin need 'Authorization: Bearer <key>'")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
-    cors_origins: list[str] = Field(default_factory=list)
+    access_log: bool = Field(False, description="one log line per request (method, path, status, duration_ms)")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated origins, or *")
     workers: int = Field(1, ge=1, le=64)
     reload_interval: float = Field(0.0, ge=0, description="seconds between checks for a new version; 0 = off")
+    graceful_timeout: int = Field(30, ge=1, description="seconds in-flight requests get to finish after SIGTERM")
     floor_endpoint: bool = Field(False, description="expose POST /_floor, the trivial endpoint the benchmark compares against")
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_blank_key(cls, key: SecretStr | None) -> SecretStr | None:
+        # an empty CATEMBED_API_KEY= would otherwise mean "protected by the empty string"
+        return key if key is not None and key.get_secret_value().strip() else None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return [o.strip() for o in value.split(",") if o.strip()] if isinstance(value, str) else value
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one clear line on stderr and exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"catembed cannot start: {describe(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = PREFIX + "_".join(str(p) for p in error["loc"][:1]).upper()
+        problems.append(f"{name}={error.get('input')!r} is invalid: {error['msg']}")
+    return "; ".join(problems)

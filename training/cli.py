@@ -92,18 +92,34 @@ def _export_embeddings(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
-    if args.model_dir:
-        os.environ["CATEMBED_MODEL_DIR"] = args.model_dir
+    from app.logs import configure_logging
+    from app.settings import load_settings
+
+    # flags win over the environment; the workers uvicorn spawns read the same environment
+    for flag, name in (("model_dir", "MODEL_DIR"), ("workers", "WORKERS"), ("log_level", "LOG_LEVEL")):
+        if getattr(args, flag) is not None:
+            os.environ[f"CATEMBED_{name}"] = str(getattr(args, flag))
+    if args.access_log:
+        os.environ["CATEMBED_ACCESS_LOG"] = "true"
+    settings = load_settings()  # invalid settings: one clear line and exit 2, before anything starts
+    configure_logging(settings.log_level, settings.log_format)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a drained
+    # shutdown is a success, so the re-raised SIGTERM lands here and the exit code is 0
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=args.access_log,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        log_config=None,  # create_app configures logging (JSON lines by default)
+        access_log=False,  # ours is CATEMBED_ACCESS_LOG, with the request id
+        timeout_graceful_shutdown=settings.graceful_timeout,
     )
     return 0
 
@@ -152,9 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", help="model_artifacts/<name> (default: CATEMBED_MODEL_DIR)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--log-level", default="info")
-    s.add_argument("--access-log", action="store_true")
+    s.add_argument("--workers", type=int, help="default: CATEMBED_WORKERS or 1")
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: CATEMBED_LOG_LEVEL or info")
+    s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=_serve)
     return parser
 

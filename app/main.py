@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,14 +11,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__, errors
+from app.auth import API_KEY
+from app.logs import configure_logging
+from app.metrics import Metrics
+from app.observer import RequestObserver
+from app.reload import Reloader
 from app.responses import FastJSONResponse
-from app.routes import embeddings, health, model, predict
+from app.routes import admin, embeddings, health, metrics, model, predict
 from app.schemas import components
 from app.serving import load_served_model
-from app.settings import Settings
+from app.settings import Settings, load_settings
 from features.errors import BundleError
 
 log = logging.getLogger("catembed")
@@ -31,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except BundleError as exc:
         app.state.startup_error = f"catembed cannot start: {exc.message}"
         raise
+    app.state.metrics.track(served)
     app.state.served = served
     app.openapi_schema = None  # regenerate /docs for this model's features
     log.info(
@@ -40,7 +49,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         served.predictor.bundle.path,
         served.load_seconds,
     )
+    poller = None
+    if settings.reload_interval > 0 and settings.model_version is None:
+        poller = asyncio.create_task(app.state.reloader.poll(settings.reload_interval))
     yield
+    if poller is not None:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
     app.state.served = None
 
 
@@ -65,7 +81,8 @@ class OneLineStartupError:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         title="catembed",
         version=__version__,
@@ -75,11 +92,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.served = None
+    app.state.metrics = Metrics()
+    app.state.reloader = Reloader(app)
     errors.install(app)
-    for module in (predict, embeddings, model, health):
+    # the key check is only wired in when a key is set: an open service pays nothing for it
+    protected = API_KEY if settings.api_key is not None else []
+    for module in (predict, admin):
+        app.include_router(module.router, dependencies=protected)
+    for module in (embeddings, model, health, metrics):
         app.include_router(module.router)
     if settings.floor_endpoint:
         app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, access_log=settings.access_log)
     app.add_middleware(OneLineStartupError)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

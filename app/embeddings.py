@@ -26,7 +26,7 @@ class EmbeddingIndex:
             listing = ", ".join(map(repr, self.tables))
             kind = "numeric, so it has no embedding" if feature in self.encoder.numeric else "not a feature of this model"
             raise NotFound(
-                f"unknown feature {feature!r} ({kind}); categorical features are {listing}",
+                f"unknown feature {_shown(feature)} ({kind}); categorical features are {listing}",
                 field="feature",
                 value=feature,
                 expected=f"one of {listing}",
@@ -49,7 +49,7 @@ class EmbeddingIndex:
                 else (f"was not seen in training (or was rarer than min_frequency={encoder.min_frequency})")
             )
             raise NotFound(
-                f"value {value!r} of feature {feature!r} {reason}; add ?fallback=unknown for the unknown vector",
+                f"value {_shown(value)} of feature {feature!r} {reason}; add ?fallback=unknown for the unknown vector",
                 field="value",
                 value=value,
                 expected=f"one of the {len(encoder.vocabulary_):,} values of {feature!r}",
@@ -108,3 +108,8 @@ class EmbeddingIndex:
             "index": index,
             "neighbors": [{"value": encoder.vocabulary_[i], "index": int(i) + 1, "score": float(scores[i])} for i in best],
         }
+
+
+def _shown(text: str, limit: int = 100) -> str:
+    """A path segment quoted for a message, cut short: a 100 KB URL is not echoed back whole."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"

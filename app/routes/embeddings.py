@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from app.deps import ServedDep
 from app.responses import FastJSONResponse
 from app.schemas import EmbeddingTable, EmbeddingVector, ErrorBody, Neighbors
 
 router = APIRouter(prefix="/embeddings", tags=["embeddings"])
+
+
+class AnyPathConvertor(PathConvertor):
+    """Starlette's ``path`` without its blind spot: ``.*`` stops at a newline, so a category value
+    containing one ("a\nb", sent as a%0Ab) found no route at all."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
@@ -24,9 +35,9 @@ async def table(
     return FastJSONResponse(served.embeddings.table(feature, offset, limit))
 
 
-# registered before the single-value route: "{value:path}" would otherwise swallow "/neighbors"
+# registered before the single-value route: "{value:anypath}" would otherwise swallow "/neighbors"
 @router.get(
-    "/{feature}/{value:path}/neighbors",
+    "/{feature}/{value:anypath}/neighbors",
     response_model=Neighbors,
     responses=NOT_FOUND,
     summary="Nearest category values by cosine similarity",
@@ -36,7 +47,7 @@ async def neighbors(served: ServedDep, feature: str, value: str, k: Annotated[in
 
 
 @router.get(
-    "/{feature}/{value:path}",
+    "/{feature}/{value:anypath}",
     response_model=EmbeddingVector,
     responses=NOT_FOUND,
     summary="The learned vector of one category value",

@@ -135,9 +135,28 @@ def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
         graph = InferenceGraph.load(path / "graph.npz", manifest["graph"])
     except Exception as exc:  # checksummed but unreadable: written by an incompatible build
         raise BundleError(f"{path} could not be read: {type(exc).__name__}: {exc}") from exc
+    _check_agreement(path, encoders["encoder"], graph)
     return Bundle(
         path, manifest.get("name", model_dir.name), int(version), manifest, encoders["encoder"], encoders["target"], graph
     )
+
+
+def _check_agreement(path: Path, encoder: Any, graph: InferenceGraph) -> None:
+    """Checksums prove the files are the ones written, not that they belong together. An embedding
+    table shorter than its vocabulary would make some indices fail, or, in the fused single-row
+    path, silently read the next feature's rows: refuse such a bundle at load."""
+    names = list(encoder.categorical)
+    if len(names) != len(graph.embeddings):
+        raise BundleError(
+            f"{path}: the encoder has {len(names)} categorical features but graph.npz {len(graph.embeddings)} tables"
+        )
+    for name, table in zip(names, graph.embeddings, strict=True):
+        rows = encoder.categorical_[name].n_indices
+        if table.shape[0] != rows:
+            raise BundleError(
+                f"{path}: the embedding table of {name!r} has {table.shape[0]} rows but its vocabulary needs {rows}; "
+                "graph.npz and encoders.joblib are not from the same training run"
+            )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

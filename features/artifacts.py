@@ -132,13 +132,12 @@ def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
             raise BundleError(f"{file} does not match its sha256 in the manifest: the file is corrupt or was modified")
     try:
         encoders = joblib.load(path / "encoders.joblib")
+        encoder, target = encoders["encoder"], encoders["target"]
         graph = InferenceGraph.load(path / "graph.npz", manifest["graph"])
     except Exception as exc:  # checksummed but unreadable: written by an incompatible build
         raise BundleError(f"{path} could not be read: {type(exc).__name__}: {exc}") from exc
-    _check_agreement(path, encoders["encoder"], graph)
-    return Bundle(
-        path, manifest.get("name", model_dir.name), int(version), manifest, encoders["encoder"], encoders["target"], graph
-    )
+    _check_agreement(path, encoder, graph)
+    return Bundle(path, manifest.get("name", model_dir.name), int(version), manifest, encoder, target, graph)
 
 
 def _check_agreement(path: Path, encoder: Any, graph: InferenceGraph) -> None:

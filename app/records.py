@@ -45,8 +45,13 @@ class RecordParser:
         self._listing = ", ".join(map(repr, self.features))
 
     def parse(self, body: bytes) -> ParsedRecords:
+        return self.parse_payload(self.loads(body))
+
+    @staticmethod
+    def loads(body: bytes) -> Any:
+        """The body as Python objects; 422 naming the field for NaN/Infinity, else for bad JSON."""
         try:
-            payload = orjson.loads(body)
+            return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             where = _non_finite_field(body) if b"NaN" in body or b"Infinity" in body or "infinity" in str(exc) else None
             if where is not None:
@@ -56,7 +61,6 @@ class RecordParser:
                     expected=_NUMBER_EXPECTED,
                 ) from None
             raise InvalidInput(f"request body is not valid JSON: {exc}", field="body", expected="a JSON object") from None
-        return self.parse_payload(payload)
 
     def parse_payload(self, payload: Any) -> ParsedRecords:
         if isinstance(payload, dict) and "records" in payload:

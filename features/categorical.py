@@ -97,8 +97,20 @@ class CategoricalEncoder(ParamsMixin):
     def missing_mask(self, values: Sequence[Any], indices: np.ndarray) -> np.ndarray:
         """For rows whose index is 0: True where the value was missing rather than unknown."""
         mask = np.zeros(len(indices), dtype=bool)
-        for i in np.flatnonzero(indices == UNKNOWN_INDEX).tolist():
-            mask[i] = canonical(values[i]) is None
+        rows = np.flatnonzero(indices == UNKNOWN_INDEX).tolist()
+        if not rows:
+            return mask
+        # rare values folded into index 0 recur in every batch: remember each raw value's verdict
+        # instead of canonicalising it again (values here passed transform, so they are hashable)
+        known = self.__dict__.setdefault("_missing_cache", {})
+        picked = [values[i] for i in rows]
+        flags = list(map(known.get, picked))
+        for j in [j for j, flag in enumerate(flags) if flag is None]:
+            raw = picked[j]
+            flags[j] = canonical(raw) is None
+            if len(known) < _MAX_CACHED_MISSES and raw == raw:  # not NaN
+                known[raw] = flags[j]
+        mask[rows] = flags
         return mask
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -106,10 +118,17 @@ class CategoricalEncoder(ParamsMixin):
 
     def _lookup(self) -> dict[Any, int]:
         if self._cache is None:
-            self._cache = dict(self.index_)
+            cache: dict[Any, int] = dict(self.index_)
+            # JSON sends integer categories (month: 7) as numbers: map them without canonical()
+            # from the first request on. Only exact round trips ("7", not "007" or "+7").
+            for key, index in self.index_.items():
+                if key.isascii() and key.lstrip("-").isdigit() and len(key) < 19 and str(int(key)) == key:
+                    cache.setdefault(int(key), index)
+            self._cache = cache
         return self._cache
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_cache"] = None  # derived; rebuilt on first use after loading
+        state.pop("_missing_cache", None)
         return state

@@ -37,5 +37,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+bench: $(STAMP)  # the README performance table: latency, throughput, batch, training, footprint
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.perf
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.perf` measures latency, throughput, batch, training and footprint."""

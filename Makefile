@@ -8,7 +8,7 @@ MODEL_DIR ?= model_artifacts/flights
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test install demo lint bench bench-quality docker-test clean
+.PHONY: run test install demo lint bench bench-quality docker-test audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: lint
 bench: $(STAMP)  # the README performance table: latency, throughput, batch, training, footprint
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.perf
+
+# Known vulnerabilities in what the service ships: the serving dependency closure, pinned to the
+# installed versions. --strict: a package the service cannot look up is a failure, not a pass.
+audit: $(STAMP)
+	@$(BIN)/python .ci/serving_requirements.py > $(VENV)/serving-requirements.txt
+	$(BIN)/pip-audit --strict --disable-pip --no-deps --progress-spinner off -r $(VENV)/serving-requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,12 @@ def locked(binary_run):
 
 @pytest.mark.parametrize("path", PROTECTED)
 def test_protected_routes_refuse_a_missing_or_wrong_key(locked, example, path):
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"}, {"Authorization": f"Bearer {KEY}x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {KEY}"},
+        {"Authorization": f"Bearer {KEY}x"},
+    ):
         response = locked.post(path, json=example, headers=headers)
         error = assert_error(response, 401)
         assert error["type"] == "unauthorized"

@@ -86,7 +86,9 @@ def test_fresh_stack_trains_then_serves(stack):
 
 def test_images_run_unprivileged_and_the_service_carries_no_tensorflow(stack):
     def inspect(image: str, template: str) -> str:
-        return subprocess.run(["docker", "image", "inspect", "--format", template, image], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["docker", "image", "inspect", "--format", template, image], capture_output=True, text=True
+        ).stdout.strip()
 
     for image in ("catembed:api", "catembed:train"):
         assert inspect(image, "{{.Config.User}}") == "10001:10001"

@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy features training app
+	$(BIN)/hadolint Dockerfile
 
 test: lint
 	$(BIN)/pytest -q
@@ -46,6 +47,9 @@ bench: $(STAMP)  # the README performance table: latency, throughput, batch, tra
 audit: $(STAMP)
 	@$(BIN)/python .ci/serving_requirements.py > $(VENV)/serving-requirements.txt
 	$(BIN)/pip-audit --strict --disable-pip --no-deps --progress-spinner off -r $(VENV)/serving-requirements.txt
+
+docker-test: $(STAMP)  # only the container test: build both images, compose up, call, down -v
+	COMPOSE_BAKE=false $(BIN)/pytest -q -s -m docker tests/docker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,12 +16,13 @@ router = APIRouter(prefix="/embeddings", tags=["embeddings"])
 
 class AnyPathConvertor(PathConvertor):
     """Starlette's ``path`` without its blind spot: ``.*`` stops at a newline, so a category value
-    containing one ("a\nb", sent as a%0Ab) found no route at all."""
+    containing one ("a\nb", sent as a%0Ab) found no route at all. Registered under the same name
+    before the routes below are compiled, so route templates (and metric labels) stay ``{value:path}``."""
 
     regex = "(?s:.*)"
 
 
-register_url_convertor("anypath", AnyPathConvertor())
+register_url_convertor("path", AnyPathConvertor())
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
@@ -35,9 +36,9 @@ async def table(
     return FastJSONResponse(served.embeddings.table(feature, offset, limit))
 
 
-# registered before the single-value route: "{value:anypath}" would otherwise swallow "/neighbors"
+# registered before the single-value route: "{value:path}" would otherwise swallow "/neighbors"
 @router.get(
-    "/{feature}/{value:anypath}/neighbors",
+    "/{feature}/{value:path}/neighbors",
     response_model=Neighbors,
     responses=NOT_FOUND,
     summary="Nearest category values by cosine similarity",
@@ -47,7 +48,7 @@ async def neighbors(served: ServedDep, feature: str, value: str, k: Annotated[in
 
 
 @router.get(
-    "/{feature}/{value:anypath}",
+    "/{feature}/{value:path}",
     response_model=EmbeddingVector,
     responses=NOT_FOUND,
     summary="The learned vector of one category value",

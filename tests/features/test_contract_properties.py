@@ -117,7 +117,7 @@ def test_any_json_value_for_any_feature(service, binary_run, example):
             seen["refused"] += 1
 
     check()
-    assert seen["encoded"] > 50 and seen["refused"] > 50, seen  # both outcomes really happened
+    assert seen["encoded"] > 20 and seen["refused"] > 20, seen  # both outcomes really happened
 
 
 def test_any_values_in_a_batch(service, binary_run, example):

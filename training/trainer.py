@@ -198,10 +198,17 @@ def _loss(task: str, config: TrainConfig) -> str:
 
 
 def _dataset(x: list[np.ndarray], y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int) -> tf.data.Dataset:
-    data = tf.data.Dataset.from_tensor_slices((tuple(x), y))
+    # Row indices are shuffled and each batch is gathered in one op: shuffling the (inputs,
+    # target) rows one element at a time made the pipeline, not the network, the bottleneck
+    # (2.4x fewer rows/s on NYC flights; bench/training.py).
+    inputs, target = tuple(tf.constant(a) for a in x), tf.constant(y)
+    order = tf.data.Dataset.range(len(y))
     if shuffle:
-        data = data.shuffle(min(len(y), 100_000), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        order = order.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    batches = order.batch(batch_size).map(
+        lambda rows: (tuple(tf.gather(a, rows) for a in inputs), tf.gather(target, rows)), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _class_weight(y: np.ndarray, n_classes: int) -> dict[int, float]:

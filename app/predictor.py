@@ -57,7 +57,7 @@ class Predictor:
             self.drift.rows += 1
             return {"model": self.name, "version": self.version, "predictions": self._results(output, {})}
         parsed = self.parser.parse_payload(payload)
-        batch = self.encoder.transform(parsed.columns)
+        batch = self.encoder.transform({**parsed.columns, **parsed.numbers})
         output = self.graph(batch.categorical, batch.numeric)
         warnings = self._warnings(parsed, batch)
         return {"model": self.name, "version": self.version, "predictions": self._results(output, warnings)}
@@ -100,7 +100,7 @@ class Predictor:
 
     def encode(self, body: bytes) -> dict[str, Any]:
         parsed = self.parser.parse(body)
-        batch = self.encoder.transform(parsed.columns)
+        batch = self.encoder.transform({**parsed.columns, **parsed.numbers})
         warnings = self._warnings(parsed, batch)
         return {
             "model": self.name,
@@ -113,7 +113,7 @@ class Predictor:
 
     def embed(self, body: bytes) -> dict[str, Any]:
         parsed = self.parser.parse(body)
-        batch = self.encoder.transform(parsed.columns)
+        batch = self.encoder.transform({**parsed.columns, **parsed.numbers})
         self._warnings(parsed, batch)  # counts drift like every other path
         return {
             "model": self.name,

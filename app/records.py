@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -32,6 +32,9 @@ class ParsedRecords:
     columns: Mapping[str, Sequence[Any]]
     n_rows: int
     single: bool  # the body was one bare record, not {"records": [...]}
+    # the numeric columns as float64 (null → NaN), converted once while checking them, so the
+    # encoder does not convert them again; ``columns`` keeps the values as sent, for warnings
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class RecordParser:
@@ -41,7 +44,7 @@ class RecordParser:
         self.features = [*self.categorical, *self.numeric]
         self.max_records = max_records
         self.max_string_length = max_string_length
-        self._getter = itemgetter(*self.features)
+        self._getters = [itemgetter(name) for name in self.features]
         self._listing = ", ".join(map(repr, self.features))
 
     def parse(self, body: bytes) -> ParsedRecords:
@@ -88,20 +91,17 @@ class RecordParser:
                 value=len(records),
                 expected=f"at most {self.max_records:,} records",
             )
-        rows = self._rows(records, single)
-        columns = list(zip(*rows, strict=True)) if len(self.features) > 1 else [tuple(rows)]
-        named = dict(zip(self.features, columns, strict=True))
+        named = dict(zip(self.features, self._columns(records, single), strict=True))
         for name in self.categorical:
             self._check_categories(name, named[name], single)
-        for name in self.numeric:
-            self._check_numbers(name, named[name], single)
-        return ParsedRecords(named, len(records), single)
+        numbers = {name: self._check_numbers(name, named[name], single) for name in self.numeric}
+        return ParsedRecords(named, len(records), single, numbers)
 
     def _field(self, row: int, name: str, single: bool) -> str:
         return name if single else f"records[{row}].{name}"
 
-    def _rows(self, records: list[Any], single: bool) -> list[Any]:
-        """Each record's values in feature order; the fast path is a C-level itemgetter map."""
+    def _columns(self, records: list[Any], single: bool) -> list[list[Any]]:
+        """One list per feature, in feature order; the fast path is a C-level itemgetter map."""
         if set(map(type, records)) != {dict}:
             row = next(i for i, r in enumerate(records) if type(r) is not dict)
             raise InvalidInput(
@@ -109,7 +109,7 @@ class RecordParser:
             )
         if set(map(len, records)) == {len(self.features)}:
             try:
-                return list(map(self._getter, records))
+                return [list(map(getter, records)) for getter in self._getters]
             except KeyError:
                 pass  # same number of keys but a wrong one: find it below
         for row, record in enumerate(records):
@@ -129,7 +129,7 @@ class RecordParser:
                 )
         raise AssertionError("unreachable: a malformed record was not found")
 
-    def _check_categories(self, name: str, values: tuple[Any, ...], single: bool) -> None:
+    def _check_categories(self, name: str, values: Sequence[Any], single: bool) -> None:
         types = set(map(type, values))
         if not types <= _CATEGORY_TYPES:
             row = next(i for i, v in enumerate(values) if type(v) not in _CATEGORY_TYPES)
@@ -160,7 +160,7 @@ class RecordParser:
                     expected=f"at most {self.max_string_length:,} characters",
                 )
 
-    def _check_numbers(self, name: str, values: tuple[Any, ...], single: bool) -> None:
+    def _check_numbers(self, name: str, values: Sequence[Any], single: bool) -> np.ndarray:
         if not set(map(type, values)) <= _NUMBER_TYPES:
             row = next(i for i, v in enumerate(values) if type(v) not in _NUMBER_TYPES)
             raise InvalidInput(
@@ -181,6 +181,7 @@ class RecordParser:
                 value=values[row],
                 expected=_NUMBER_EXPECTED,
             )
+        return array
 
 
 def _non_finite_field(body: bytes) -> str | None:

@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.skip_training:
         results["training"] = training.run(sample=args.train_sample, batch_size=args.train_batch_size)
+        if args.train_seed_architecture:  # the write-up's smaller network, to show what limits rows/s
+            results["training_seed_architecture"] = training.run(
+                sample=args.train_sample, batch_size=args.train_batch_size, preset="seed"
+            )
     results["environment"]["load_end"] = _load()
     results["environment"]["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return results
@@ -126,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--train-sample", type=int, help="train on a sample of the flights rows (default: all)")
     p.add_argument("--train-batch-size", type=int, default=training.BATCH_SIZE)
+    p.add_argument(
+        "--no-seed-architecture", dest="train_seed_architecture", action="store_false", help="skip the second, seed-network run"
+    )
     p.add_argument("--out", default=str(server.ROOT / "bench" / "results" / "perf.json"))
     p.add_argument("--quick", action="store_true", help="seconds-long settings: shows the harness works, measures nothing")
     return p

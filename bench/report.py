@@ -99,7 +99,7 @@ def table(results: dict[str, Any]) -> str:
     if train:
         rows += [
             (
-                f"Training on NYC flights ({train['rows']:,} rows, batch {train['batch_size']})",
+                f"Training on NYC flights ({train['rows']:,} rows, batch {train['batch_size']}, {_fmt(train.get('parameters'))} parameters)",
                 f"{_fmt(train['rows_per_second'])} rows/s per epoch",
                 "≥ 200k rows/s",
                 f"AUC {train['holdout'].get('roc_auc', float('nan')):.3f}",
@@ -113,6 +113,17 @@ def table(results: dict[str, Any]) -> str:
                 None,
             ),
         ]
+    seed = results.get("training_seed_architecture")
+    if seed:
+        rows.append(
+            (
+                f"Same, the write-up's smaller network (`--architecture seed`, {_fmt(seed['parameters'])} parameters)",
+                f"{_fmt(seed['rows_per_second'])} rows/s per epoch, {_fmt(seed['wall_seconds'])} s",
+                "—",
+                f"AUC {seed['holdout'].get('roc_auc', float('nan')):.3f}",
+                None,
+            )
+        )
     lines = ["| Measure | Result | Target | Note | Verdict |", "|---|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} | {_verdict(e)} |" for a, b, c, d, e in rows]
     env = results["environment"]

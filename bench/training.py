@@ -32,23 +32,25 @@ def flights(sample: int | None = None) -> Any:
     return frame.sample(sample, random_state=0).reset_index(drop=True) if sample else frame
 
 
-def _child(sample: int | None, batch_size: int, epochs: int, out: str) -> None:
+def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: str) -> None:
     import resource
 
     from features.schema import FeatureSpec
-    from training.config import TrainConfig
+    from training.config import PRESETS
     from training.trainer import train
 
     started = time.perf_counter()
     frame = flights(sample)
     loaded = time.perf_counter() - started
     spec = FeatureSpec("delayed", "binary", CATEGORICAL, NUMERIC)
-    config = TrainConfig(batch_size=batch_size, epochs=epochs)
+    config = PRESETS[preset]().with_overrides(batch_size=batch_size, epochs=epochs)
     result = train(frame, spec, config, name="flights", out=out, log=lambda _: None, verbose=0)
     training = result.manifest["training"]
     print(
         json.dumps(
             {
+                "architecture": preset,
+                "parameters": result.manifest["model"]["parameters"],
                 "rows": len(frame),
                 "train_rows": training["rows"]["train"],
                 "batch_size": batch_size,
@@ -65,9 +67,11 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str) -> None:
     )
 
 
-def run(*, sample: int | None = None, batch_size: int = BATCH_SIZE, epochs: int = 50, timeout: float = 1200) -> dict[str, Any]:
+def run(
+    *, sample: int | None = None, batch_size: int = BATCH_SIZE, epochs: int = 50, preset: str = "default", timeout: float = 1200
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="catembed-bench-train-") as out:
-        code = f"from bench.training import _child; _child({sample!r}, {batch_size}, {epochs}, {out!r})"
+        code = f"from bench.training import _child; _child({sample!r}, {batch_size}, {epochs}, {out!r}, {preset!r})"
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
@@ -78,4 +82,5 @@ def run(*, sample: int | None = None, batch_size: int = BATCH_SIZE, epochs: int 
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(batch_size=int(sys.argv[1]) if len(sys.argv) > 1 else BATCH_SIZE), indent=1))
+    size, preset = (int(sys.argv[1]) if len(sys.argv) > 1 else BATCH_SIZE), (sys.argv[2] if len(sys.argv) > 2 else "default")
+    print(json.dumps(run(batch_size=size, preset=preset), indent=1))

@@ -39,8 +39,8 @@ class OneRecordPath:
         self.standard = numeric is not None and vars(numeric).get("transform", "standard") == "standard"
         if numeric is not None:
             self.mins, self.maxs = numeric.mins_.tolist(), numeric.maxs_.tolist()
-            self.means, self.scales = numeric.means_, numeric.scales_
-            self.indicators = np.zeros(int(numeric.indicators_.sum()), dtype=np.float64)  # nothing was imputed
+            self.means, self.scales = numeric.means_.tolist(), numeric.scales_.tolist()
+            self.indicators = [0.0] * int(numeric.indicators_.sum())  # nothing was imputed
 
     def output(self, payload: Any) -> np.ndarray | None:
         """The network's output (1, k) for a clean record, else None."""
@@ -67,8 +67,8 @@ class OneRecordPath:
                 assert self.numeric is not None
                 numeric = self.numeric.transform_with_report(np.array([numbers], dtype=np.float64))[0][0]
                 return self.graph.one(codes, numeric)
-            scaled = (np.array(numbers, dtype=np.float64) - self.means) / self.scales  # as NumericEncoder does
-            if len(self.indicators):
-                scaled = np.concatenate((scaled, self.indicators))
-            numeric = scaled.astype(np.float32)
+            # Python floats are IEEE doubles: the same (x - mean) / scale as NumericEncoder's float64
+            # arrays, without five NumPy calls that cost more than the arithmetic on 4 values
+            scaled = [(x - m) / s for x, m, s in zip(numbers, self.means, self.scales, strict=True)]
+            numeric = np.array(scaled + self.indicators, dtype=np.float32)
         return self.graph.one(codes, numeric)

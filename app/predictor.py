@@ -71,14 +71,14 @@ class Predictor:
             if not warnings:
                 return [{"value": v, "warnings": []} for v in values]
             return [{"value": v, "warnings": warnings.get(i, [])} for i, v in enumerate(values)]
-        proba = self.target.probabilities(output)
-        if n == 1:  # the single-record request: plain Python beats three more NumPy calls
-            row = proba[0].tolist()
+        if n == 1:  # the single-record request: plain Python beats the batch path's NumPy calls
+            row = self._one_probabilities(output)
             best = row.index(max(row))
             notes1 = warnings.get(0, [])
             return [
                 {"label": self.labels[best], "probabilities": dict(zip(self._label_keys, row, strict=True)), "warnings": notes1}
             ]
+        proba = self.target.probabilities(output)
         labels = self._label_array[proba.argmax(axis=1)].tolist()
         notes = [warnings.get(i, []) for i in range(n)] if warnings else None
         keys = self._label_keys
@@ -97,6 +97,14 @@ class Predictor:
             {"label": b, "probabilities": dict(zip(keys, row, strict=True)), "warnings": [] if notes is None else notes[i]}
             for i, (b, row) in enumerate(zip(labels, proba.tolist(), strict=True))
         ]
+
+    def _one_probabilities(self, output: np.ndarray) -> list[float]:
+        """LabelTarget.probabilities for one row, in Python floats (the same float64 arithmetic)."""
+        if output.shape[1] == 1 and len(self.labels) == 2:
+            p = float(output[0, 0])
+            return [1.0 - p, p]
+        row: list[float] = self.target.probabilities(output)[0].tolist()
+        return row
 
     def encode(self, body: bytes) -> dict[str, Any]:
         parsed = self.parser.parse(body)

@@ -101,7 +101,8 @@ class InferenceGraph:
         """One row, given as one index per categorical feature: the single-record fast path."""
         if self._projected is None:
             return self([np.asarray([c], dtype=np.int32) for c in codes], None if numeric is None else numeric.reshape(1, -1))
-        x = self._projected_biased.take(np.add(codes, self._offsets), axis=0).sum(axis=0)
+        rows = self._projected_biased.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
+        x = np.add.reduce(rows, axis=0)
         if numeric is not None:
             x += numeric @ self._numeric_kernel
         x = self._first_activation(x.reshape(1, -1))
@@ -120,6 +121,7 @@ class InferenceGraph:
             parts.append(table.astype(np.float64) @ kernel[row : row + width])
             row += width
         self._offsets = np.cumsum([0] + [len(t) for t in self.embeddings[:-1]]).astype(np.intp)
+        self._offset_list: list[int] = self._offsets.tolist()
         self._projected = np.concatenate(parts).astype(np.float32)
         parts[0] = parts[0] + self.layers[0]["bias"]  # one row: the bias rides on the first feature's rows
         self._projected_biased = np.concatenate(parts).astype(np.float32)

@@ -61,19 +61,38 @@ def _get(path: str, expect: bytes, kind: str) -> Request:
 
 
 def traffic(manifest: dict[str, Any], vocabularies: dict[str, list[str]], mix: str) -> list[Request]:
-    """A repeating cycle of requests. predict: single records; mixed: 6 single, 1 batch of 100, 3 lookups."""
-    example = manifest["example"]
-    single = _post("/predict", json.dumps(example).encode(), b'{"model"', "single")
+    """A repeating cycle of requests. predict: single records; mixed: 6 single, 1 batch of 100, 3 lookups.
+    Records vary over 100 combinations of known values and numbers, so the same bytes are not replayed."""
+    records = _records(manifest, vocabularies, 100)
+    singles = [_post("/predict", json.dumps(r).encode(), b'{"model"', "single") for r in records]
     if mix == "predict":
-        return [single]
-    batch = _post("/predict", json.dumps({"records": [example] * 100}).encode(), b'{"model"', "batch100")
+        return singles
+    batch = _post("/predict", json.dumps({"records": records}).encode(), b'{"model"', "batch100")
     lookups = [
         _get(f"/embeddings/{quote(name, safe='')}/{quote(value, safe='')}", b'{"feature"', "embedding")
         for name, values in vocabularies.items()
         for value in values[:5]
     ]
-    rotating = itertools.cycle(lookups)
-    return [request for _ in range(len(lookups)) for request in [single] * 6 + [batch] + [next(rotating) for _ in range(3)]]
+    rotating, single = itertools.cycle(lookups), itertools.cycle(singles)
+    return [
+        request
+        for _ in range(len(singles))
+        for request in [next(single) for _ in range(6)] + [batch] + [next(rotating) for _ in range(3)]
+    ]
+
+
+def _records(manifest: dict[str, Any], vocabularies: dict[str, list[str]], n: int) -> list[dict[str, Any]]:
+    example, kinds = manifest["example"], {f["name"]: f["kind"] for f in manifest["features"]}
+    records = []
+    for i in range(n):
+        record = dict(example)
+        for name, value in example.items():
+            if kinds.get(name) == "categorical" and vocabularies.get(name):
+                record[name] = vocabularies[name][(i * 7 + len(name)) % len(vocabularies[name])]
+            elif kinds.get(name) == "numeric" and isinstance(value, int | float) and not isinstance(value, bool):
+                record[name] = value * (0.5 + i / n)
+        records.append(record)
+    return records
 
 
 async def _connection(port: int, requests: list[Request], queue: itertools.count, total: int, tally: Tally) -> None:

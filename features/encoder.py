@@ -58,11 +58,13 @@ class TabularEncoder(ParamsMixin):
         numeric: tuple[str, ...] = (),
         min_frequency: int = 1,
         max_categories: int | None = None,
+        numeric_transform: str = "standard",
     ) -> None:
         self.categorical = categorical
         self.numeric = numeric
         self.min_frequency = min_frequency
         self.max_categories = max_categories
+        self.numeric_transform = numeric_transform
 
     @property
     def features(self) -> list[str]:
@@ -73,7 +75,8 @@ class TabularEncoder(ParamsMixin):
         self.categorical_ = {
             name: CategoricalEncoder(self.min_frequency, self.max_categories).fit(X[name]) for name in self.categorical
         }
-        self.numeric_ = NumericEncoder(tuple(self.numeric)).fit(self._numeric_matrix(X)) if self.numeric else None
+        transform = getattr(self, "numeric_transform", "standard")
+        self.numeric_ = NumericEncoder(tuple(self.numeric), transform).fit(self._numeric_matrix(X)) if self.numeric else None
         return self
 
     def transform(self, X: Columns) -> EncodedBatch:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from features.params import ParamsMixin
+
+TRANSFORMS = ("standard", "quantile", "both")
+_QUANTILES = 1000  # knots of the quantile map; more buys nothing measurable
+_TAIL = 1e-3  # outermost quantile levels map to ±3.09 standard normal scores
 
 
 class NumericEncoder(ParamsMixin):
@@ -16,13 +21,21 @@ class NumericEncoder(ParamsMixin):
       missing values in training (a feature that never had any gets none: it would be constant)
     - values are clipped to the training range, so an outlier at serving time cannot push the
       network far outside what it was fitted on (the service reports the clip as a warning)
-    - then standardised with the training mean and standard deviation
+    - then standardised with the training mean and standard deviation (``scaling="standard"``),
+      or mapped through the training quantiles onto standard normal scores (``"quantile"``,
+      rank-gauss): skewed columns such as prices or lead times then reach the network evenly
+      spread instead of as a few huge outliers. The map is piecewise linear (np.interp over
+      stored knots), so serving needs no extra library. ``"both"`` feeds the standardised value
+      and the normal score side by side: the rank spreads skewed values, the linear value keeps
+      proportions (a price that scales with a historical price) easy to fit.
 
-    Learned: ``medians_``, ``means_``, ``scales_``, ``mins_``, ``maxs_``, ``indicators_``.
+    Learned: ``medians_``, ``means_``, ``scales_``, ``mins_``, ``maxs_``, ``indicators_``, and for
+    ``quantile`` the knots ``quantile_values_`` / ``quantile_scores_`` per feature.
     """
 
-    def __init__(self, names: tuple[str, ...] = ()) -> None:
+    def __init__(self, names: tuple[str, ...] = (), scaling: str = "standard") -> None:
         self.names = names
+        self.scaling = scaling
 
     def fit(self, X: np.ndarray, y: Any = None) -> NumericEncoder:
         X = np.asarray(X, dtype=np.float64)
@@ -44,12 +57,22 @@ class NumericEncoder(ParamsMixin):
             std = column.std()
             self.scales_[j] = std if std > 0 else 1.0
         self.indicators_ = ~observed.all(axis=0)
+        if self._scaling in ("quantile", "both"):
+            knots = [_quantile_knots(X[observed[:, j], j]) for j in range(k)]
+            self.quantile_values_ = [values for values, _ in knots]
+            self.quantile_scores_ = [scores for _, scores in knots]
+        if self._scaling not in TRANSFORMS:
+            raise ValueError(f"unknown numeric scaling {self.scaling!r}; choices are {', '.join(TRANSFORMS)}")
         return self
+
+    @property
+    def _scaling(self) -> str:
+        return getattr(self, "scaling", "standard")  # bundles written before the option existed
 
     @property
     def n_outputs(self) -> int:
         self._check_fitted("indicators_")
-        return len(self.names) + int(self.indicators_.sum())
+        return len(self.names) * (2 if self._scaling == "both" else 1) + int(self.indicators_.sum())
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return self.transform_with_report(X)[0]
@@ -63,7 +86,10 @@ class NumericEncoder(ParamsMixin):
         clipped_values = np.clip(filled, self.mins_, self.maxs_)
         clipped = clipped_values != filled
         scaled = (clipped_values - self.means_) / self.scales_
-        parts = [scaled]
+        parts = [] if self._scaling == "quantile" else [scaled]
+        if self._scaling in ("quantile", "both"):
+            knots = zip(self.quantile_values_, self.quantile_scores_, strict=True)
+            parts.append(np.column_stack([np.interp(clipped_values[:, j], xp, fp) for j, (xp, fp) in enumerate(knots)]))
         if self.indicators_.any():
             parts.append(imputed[:, self.indicators_].astype(np.float64))
         out = np.concatenate(parts, axis=1).astype(np.float32)
@@ -72,5 +98,22 @@ class NumericEncoder(ParamsMixin):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         self._check_fitted("indicators_")
         names = list(self.names)
+        if self._scaling == "both":
+            names += [f"{n}__quantile" for n in self.names]
         names += [f"{n}__missing" for n, flag in zip(self.names, self.indicators_, strict=True) if flag]
         return np.asarray(names, dtype=object)
+
+
+def _quantile_knots(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct training quantiles and the normal score of each; tied quantiles (a value that
+    fills many levels, e.g. zero in a count) share the mean of their levels."""
+    if column.size == 0:
+        return np.zeros(1), np.zeros(1)
+    levels = np.linspace(0.0, 1.0, min(_QUANTILES, column.size))
+    values, inverse = np.unique(np.quantile(column, levels), return_inverse=True)
+    mean_levels = np.bincount(inverse, weights=levels) / np.bincount(inverse)
+    if len(values) == 1:
+        return values, np.zeros(1)
+    normal = NormalDist()
+    scores = np.asarray([normal.inv_cdf(p) for p in np.clip(mean_levels, _TAIL, 1 - _TAIL)])
+    return values, scores

@@ -121,7 +121,13 @@ def test_encoders_follow_scikit_learn_conventions():
     from sklearn.pipeline import Pipeline
 
     enc = TabularEncoder(categorical=("c",), min_frequency=3)
-    assert enc.get_params() == {"categorical": ("c",), "numeric": (), "min_frequency": 3, "max_categories": None}
+    assert enc.get_params() == {
+        "categorical": ("c",),
+        "numeric": (),
+        "min_frequency": 3,
+        "max_categories": None,
+        "numeric_transform": "standard",
+    }
     assert not hasattr(enc, "categorical_")  # __init__ learns nothing
     assert enc.fit({"c": ["a"]}) is enc  # fit returns self
     copy = clone(enc)

@@ -42,6 +42,10 @@ bench: $(STAMP)  # the README performance table: latency, throughput, batch, tra
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.perf
 
+bench-quality: $(STAMP)  # the README quality table: catembed vs LightGBM vs LightGBM + embeddings
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	nice -n 10 $(BIN)/python -m bench.quality.run --seeds 3
+
 # Known vulnerabilities in what the service ships: the serving dependency closure, pinned to the
 # installed versions. --strict: a package the service cannot look up is a failure, not a pass.
 audit: $(STAMP)

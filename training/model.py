@@ -42,7 +42,10 @@ def embedding_dims(encoder: TabularEncoder, spec: FeatureSpec, config: TrainConf
     dims = {}
     for name in encoder.categorical:
         n = encoder.categorical_[name].n_indices
-        dims[name] = spec.embedding_dims.get(name) or config.embedding_dim or embedding_size(n, config.embedding_rule)
+        size = embedding_size(n, config.embedding_rule)
+        if config.embedding_cap:
+            size = min(size, config.embedding_cap)
+        dims[name] = spec.embedding_dims.get(name) or config.embedding_dim or size
     return dims
 
 
@@ -64,9 +67,12 @@ def build_model(
 ) -> keras.Model:
     """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order."""
     inputs, parts = [], []
+    embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
     for (feature, n_indices), safe in zip(vocab_sizes.items(), input_names(list(vocab_sizes)), strict=True):
         categorical = keras.Input(shape=(1,), dtype="int32", name=safe)
-        vectors = layers.Embedding(n_indices, dims[feature], name=f"embedding_{safe}")(categorical)
+        vectors = layers.Embedding(
+            n_indices, dims[feature], embeddings_regularizer=embedding_regularizer, name=f"embedding_{safe}"
+        )(categorical)
         parts.append(layers.Flatten(name=f"flatten_{safe}")(vectors))
         inputs.append(categorical)
     if numeric_width:
@@ -74,6 +80,8 @@ def build_model(
         inputs.append(numeric)
         parts.append(numeric)
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
+    if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
+        x = layers.Dropout(config.input_dropout, name="input_dropout")(x)
     regularizer = regularizers.l2(config.l2) if config.l2 else None
     for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)

@@ -28,7 +28,7 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training import metrics
-from training.config import TrainConfig
+from training.config import TrainConfig, auto_min_frequency
 from training.export import check_parity, to_graph
 from training.model import build_model, embedding_dims, input_names
 from training.spec import dump_spec
@@ -69,7 +69,10 @@ def train(
         train_frame, valid_frame = frame, _usable_rows(valid, spec, log)
     task = spec.task or "regression"
 
-    encoder = TabularEncoder(tuple(spec.categorical), tuple(spec.numeric), config.min_frequency).fit(train_frame)
+    min_frequency = config.min_frequency if config.min_frequency is not None else auto_min_frequency(len(train_frame))
+    encoder = TabularEncoder(
+        tuple(spec.categorical), tuple(spec.numeric), min_frequency, numeric_transform=config.numeric_transform
+    ).fit(train_frame)
     target: LabelTarget | ScaledTarget
     if task == "regression":
         target = ScaledTarget().fit(train_frame[spec.target])
@@ -103,7 +106,7 @@ def train(
         epochs=config.epochs,
         shuffle=False,  # the tf.data pipeline shuffles
         class_weight=_class_weight(train_y, n_classes) if config.class_weight == "balanced" and task != "regression" else None,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)],
+        callbacks=_callbacks(config),
         verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
     )
     fit_seconds = time.perf_counter() - fit_started
@@ -135,6 +138,7 @@ def train(
             "data_fingerprint": _fingerprint(frame),
             "source": source,
             "config": config.to_dict(),
+            "min_frequency": min_frequency,
         },
         "model": {"parameters": int(model.count_params()), "layers": [layer.name for layer in model.layers]},
         "parity": {"max_abs_diff": parity, "rows": int(min(len(valid_frame), PARITY_ROWS))},
@@ -209,6 +213,25 @@ def _dataset(x: list[np.ndarray], y: np.ndarray, batch_size: int, *, shuffle: bo
         lambda rows: (tuple(tf.gather(a, rows) for a in inputs), tf.gather(target, rows)), num_parallel_calls=tf.data.AUTOTUNE
     )
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    ]
+    if config.lr_schedule == "plateau":
+        # cut the step size before early stopping gives up, so the last epochs refine instead of stop
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss",
+                factor=config.lr_factor,
+                patience=max(1, config.patience // 2),
+                min_lr=config.learning_rate * 1e-3,
+            )
+        )
+    elif config.lr_schedule != "constant":
+        raise DataError(f"unknown lr_schedule {config.lr_schedule!r}; use 'constant' or 'plateau'", field="lr_schedule")
+    return callbacks
 
 
 def _class_weight(y: np.ndarray, n_classes: int) -> dict[int, float]:

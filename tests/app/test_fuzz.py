@@ -10,6 +10,7 @@ and JSON schema. One 5xx or one undocumented answer fails the test with a reprod
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 
 import pytest
@@ -22,7 +23,8 @@ from schemathesis.python.asgi import shutdown_lifespans
 from app.main import create_app
 from tests.app.conftest import settings_for
 
-TARGET_REQUESTS = 2_000
+# the suite's floor; CATEMBED_FUZZ_REQUESTS=20000 for a deeper run by hand
+TARGET_REQUESTS = max(2_000, int(os.environ.get("CATEMBED_FUZZ_REQUESTS", "0")))
 FUZZ = settings(
     deadline=None,
     database=None,

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             results["footprint"] = footprint.measure(one)
             naive = server.naive(bundle, work / "naive.log") if args.naive_requests else None
+            bare = server.bare(work / "bare.log")
             try:
                 results["latency"] = latency.run(
                     one.port,
@@ -78,11 +79,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     requests=args.requests,
                     naive_port=naive.port if naive else None,
                     naive_requests=args.naive_requests,
+                    bare_port=bare.port,
                 )
                 if naive:
                     results["latency"]["naive_rss_mb"] = round(server.rss_mb(naive.pid), 1)
                     results["latency"]["naive_cold_start_s"] = round(naive.cold_start_s, 2)
             finally:
+                bare.stop()
                 if naive:
                     naive.stop()
             results["throughput"] = {"workers_1": _throughput(one.port, record, args)}

@@ -42,6 +42,13 @@ def table(results: dict[str, Any]) -> str:
             None,
         ),
         (
+            "Middleware cost: catembed's `/_floor` vs a bare FastAPI app's (p50)",
+            f"{_fmt(floor['p50_us'])} vs {_fmt(lat['bare_floor']['p50_us'])} µs" if "bare_floor" in lat else "—",
+            "—",
+            f"{lat['floor_over_bare_p50']:.2f}×" if "bare_floor" in lat else "—",
+            None,
+        ),
+        (
             "Naive path ÷ catembed (p50)",
             f"{_fmt(lat.get('naive_over_predict_p50'))}×",
             "≥ 100×",

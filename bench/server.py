@@ -106,3 +106,11 @@ def naive(bundle: Path, log: Path) -> Server:
     command = [sys.executable, "-m", "uvicorn", "bench.naive_app:create_app", "--factory", "--port", str(port)]
     command += ["--log-level", "warning"]
     return start(command, {"BENCH_BUNDLE": str(bundle)}, ready_path="/ready", log=log, port=port, timeout=300)
+
+
+def bare(log: Path) -> Server:
+    """bench/bare_app.py: FastAPI with only the floor endpoint, none of catembed's middleware."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.bare_app:create_app", "--factory", "--port", str(port)]
+    command += ["--log-level", "warning"]
+    return start(command, {}, ready_path="/ready", log=log, port=port)

@@ -32,7 +32,7 @@ def flights(sample: int | None = None) -> Any:
     return frame.sample(sample, random_state=0).reset_index(drop=True) if sample else frame
 
 
-def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: str) -> None:
+def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: str, learning_rate: float | None) -> None:
     import resource
 
     from features.schema import FeatureSpec
@@ -43,7 +43,7 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: s
     frame = flights(sample)
     loaded = time.perf_counter() - started
     spec = FeatureSpec("delayed", "binary", CATEGORICAL, NUMERIC)
-    config = PRESETS[preset]().with_overrides(batch_size=batch_size, epochs=epochs)
+    config = PRESETS[preset]().with_overrides(batch_size=batch_size, epochs=epochs, learning_rate=learning_rate)
     result = train(frame, spec, config, name="flights", out=out, log=lambda _: None, verbose=0)
     training = result.manifest["training"]
     print(
@@ -54,6 +54,7 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: s
                 "rows": len(frame),
                 "train_rows": training["rows"]["train"],
                 "batch_size": batch_size,
+                "learning_rate": config.learning_rate,
                 "epochs_run": training["epochs_run"],
                 "best_epoch": training["best_epoch"],
                 "rows_per_second": training["rows_per_second"],
@@ -68,10 +69,16 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: s
 
 
 def run(
-    *, sample: int | None = None, batch_size: int = BATCH_SIZE, epochs: int = 50, preset: str = "default", timeout: float = 1200
+    *,
+    sample: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    learning_rate: float | None = None,
+    epochs: int = 50,
+    preset: str = "default",
+    timeout: float = 1200,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="catembed-bench-train-") as out:
-        code = f"from bench.training import _child; _child({sample!r}, {batch_size}, {epochs}, {out!r}, {preset!r})"
+        code = f"from bench.training import _child; _child({sample!r}, {batch_size}, {epochs}, {out!r}, {preset!r}, {learning_rate!r})"
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
@@ -82,5 +89,7 @@ def run(
 
 
 if __name__ == "__main__":
-    size, preset = (int(sys.argv[1]) if len(sys.argv) > 1 else BATCH_SIZE), (sys.argv[2] if len(sys.argv) > 2 else "default")
-    print(json.dumps(run(batch_size=size, preset=preset), indent=1))
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else BATCH_SIZE
+    preset = sys.argv[2] if len(sys.argv) > 2 else "default"
+    rate = float(sys.argv[3]) if len(sys.argv) > 3 else None
+    print(json.dumps(run(batch_size=size, preset=preset, learning_rate=rate), indent=1))

@@ -28,10 +28,11 @@ def test_quick_harness_run_writes_every_figure(binary_run, tmp_path):
     results = json.loads(out.read_text())
 
     latency = results["latency"]
-    for path in ("predict", "floor", "naive"):
+    for path in ("predict", "floor", "naive", "bare_floor"):
         stats = latency[path]
         assert stats["n"] > 0 and 0 < stats["p50_us"] <= stats["p99_us"]
     assert latency["predict_over_floor_p50"] == pytest.approx(latency["predict"]["p50_us"] / latency["floor"]["p50_us"], rel=1e-2)
+    assert latency["floor_over_bare_p50"] > 0
     assert latency["naive_over_predict_p50"] == pytest.approx(latency["naive"]["p50_us"] / latency["predict"]["p50_us"], rel=1e-2)
 
     for workers in ("workers_1", "workers_2"):

@@ -1,14 +1,17 @@
 """The commonest request — one clean record — without columns, masks or a batch around it.
 
-A "clean" record has exactly the model's features, every category in the vocabulary and every
-number present and inside the training range: nothing to warn about, nothing to refuse. For
-those, a dict probe per category and a few arithmetic calls build the model input, and the graph's
-one-row path predicts it (≈ 15 µs in all). Anything else returns None and the general path
-(records.RecordParser → TabularEncoder) decides, so warnings and errors have one implementation.
+It takes a record with exactly the model's features, every category a value the service has seen
+before (known, or already found unknown or missing: those come back as warnings), and every
+number present and inside the training range. A dict probe per category and a few float
+operations build the model input, and the graph's one-row path predicts it. Anything else
+returns None and the general path (records.RecordParser → TabularEncoder) decides, so imputation,
+clipping and every error keep one implementation.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from operator import itemgetter, le
 from typing import Any
 
@@ -26,6 +29,8 @@ class OneRecordPath:
         self.n_features, self.n_categorical = len(features), len(encoder.categorical)
         self.getter = itemgetter(*features)
         self.caches = [encoder.categorical_[name]._lookup() for name in encoder.categorical]
+        # raw value → missing (True) or unknown (False), filled by CategoricalEncoder.missing_mask
+        self.missing = [vars(encoder.categorical_[name]).setdefault("_missing_cache", {}) for name in encoder.categorical]
         # a vocabulary value longer than the request limit must still be refused by the general path
         self.enabled = len(features) > 1 and all(
             len(value) <= max_string_length for name in encoder.categorical for value in encoder.categorical_[name].vocabulary_
@@ -34,16 +39,35 @@ class OneRecordPath:
         numeric = encoder.numeric_
         self.has_numeric = numeric is not None
         self.numeric = numeric
-        # the standard transform is a few arithmetic calls here; others (quantile) use the encoder itself
-        # (read from the instance: bundles older than the option have no such attribute)
-        self.standard = numeric is not None and vars(numeric).get("transform", "standard") == "standard"
+        self.standard = False
         if numeric is not None:
             self.mins, self.maxs = numeric.mins_.tolist(), numeric.maxs_.tolist()
             self.means, self.scales = numeric.means_.tolist(), numeric.scales_.tolist()
             self.indicators = [0.0] * int(numeric.indicators_.sum())  # nothing was imputed
+            scaling = getattr(numeric, "_scaling", "standard")
+            self.scaling = scaling if scaling in ("standard", "quantile", "both") else "standard"
+            knots = zip(getattr(numeric, "quantile_values_", []), getattr(numeric, "quantile_scores_", []), strict=True)
+            self.knots = [(xp.tolist(), fp.tolist()) for xp, fp in knots]
+            # Scaling is a few float operations here. Whether they reproduce the encoder is checked
+            # against the encoder itself, not read from its options: if not, it is used directly.
+            self.standard = all(
+                np.array_equal(self._standardised(probe.tolist()), numeric.transform_with_report(probe.reshape(1, -1))[0][0])
+                for probe in (numeric.mins_, numeric.maxs_, numeric.medians_, (numeric.mins_ + numeric.maxs_) / 2)
+            )
 
-    def output(self, payload: Any) -> np.ndarray | None:
-        """The network's output (1, k) for a clean record, else None."""
+    def _standardised(self, numbers: Sequence[float]) -> np.ndarray:
+        # Python floats are IEEE doubles: the same (x - mean) / scale and np.interp arithmetic as
+        # NumericEncoder's float64 arrays, without NumPy calls that cost more than 4 values do
+        scaled = []
+        if self.scaling != "quantile":
+            scaled = [(x - m) / s for x, m, s in zip(numbers, self.means, self.scales, strict=True)]
+        if self.scaling != "standard":
+            scaled += [_interp(float(x), xp, fp) for x, (xp, fp) in zip(numbers, self.knots, strict=True)]
+        return np.array(scaled + self.indicators, dtype=np.float32)
+
+    def output(self, payload: Any) -> tuple[np.ndarray, list[tuple[int, bool]]] | None:
+        """The network's output (1, k) and, for each categorical feature that took the unknown
+        row, (its position, whether it was missing); None when the general path must decide."""
         if not self.enabled or type(payload) is not dict or len(payload) != self.n_features:
             return None
         try:
@@ -51,8 +75,15 @@ class OneRecordPath:
             codes: list[Any] = list(map(dict.get, self.caches, values[: self.n_categorical]))
         except (KeyError, TypeError):  # a wrong key, or an unhashable value
             return None
-        if None in codes or 0 in codes:  # unseen so far, unknown or missing: warnings to give
+        if None in codes:  # a value not seen since start-up: the general path learns it
             return None
+        zeros: list[tuple[int, bool]] = []
+        if 0 in codes:  # unknown or missing: the verdict the general path cached for this raw value
+            for j in [j for j, code in enumerate(codes) if code == 0]:
+                missing = self.missing[j].get(values[j])
+                if missing is None:
+                    return None
+                zeros.append((j, missing))
         if float in map(type, values[: self.n_categorical]):  # the parser has rules for float categories
             return None
         numeric = None
@@ -66,9 +97,19 @@ class OneRecordPath:
             if not self.standard:
                 assert self.numeric is not None
                 numeric = self.numeric.transform_with_report(np.array([numbers], dtype=np.float64))[0][0]
-                return self.graph.one(codes, numeric)
-            # Python floats are IEEE doubles: the same (x - mean) / scale as NumericEncoder's float64
-            # arrays, without five NumPy calls that cost more than the arithmetic on 4 values
-            scaled = [(x - m) / s for x, m, s in zip(numbers, self.means, self.scales, strict=True)]
-            numeric = np.array(scaled + self.indicators, dtype=np.float32)
-        return self.graph.one(codes, numeric)
+            else:
+                numeric = self._standardised(numbers)
+        return self.graph.one(codes, numeric), zeros
+
+
+def _interp(x: float, xp: list[float], fp: list[float]) -> float:
+    """np.interp for one value, step for step (NumPy's C loop uses the same double arithmetic)."""
+    if x <= xp[0]:
+        return fp[0]
+    if x >= xp[-1]:
+        return fp[-1]
+    j = bisect_right(xp, x) - 1
+    if xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return slope * (x - xp[j]) + fp[j]

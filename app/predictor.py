@@ -52,15 +52,28 @@ class Predictor:
 
     def predict(self, body: bytes) -> dict[str, Any]:
         payload = self.parser.loads(body)
-        output = self.one_record.output(payload)
-        if output is not None:  # one clean record: nothing to warn about
+        fast = self.one_record.output(payload)
+        if fast is not None:  # one record with at most unknown or missing categories to report
+            output, zeros = fast
             self.drift.rows += 1
-            return {"model": self.name, "version": self.version, "predictions": self._results(output, {})}
+            notes = {}
+            if zeros:
+                notes[0] = [self._category_note(j, missing, payload) for j, missing in zeros]
+            return {"model": self.name, "version": self.version, "predictions": self._results(output, notes)}
         parsed = self.parser.parse_payload(payload)
         batch = self.encoder.transform({**parsed.columns, **parsed.numbers})
         output = self.graph(batch.categorical, batch.numeric)
         warnings = self._warnings(parsed, batch)
         return {"model": self.name, "version": self.version, "predictions": self._results(output, warnings)}
+
+    def _category_note(self, j: int, missing: bool, record: dict[str, Any]) -> dict[str, Any]:
+        """The single-record path's warning for categorical feature j, counted as drift."""
+        name = self.categorical[j]
+        if missing:
+            self.drift.missing[name] += 1
+            return _missing_note(name)
+        self.drift.unknown[name] += 1
+        return _unknown_note(name, record[name])
 
     def _results(self, output: np.ndarray, warnings: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         """One dict per row: the only per-row Python work of a batch, so each row is one dict
@@ -163,25 +176,11 @@ class Predictor:
             rows = np.flatnonzero(unknown)
             drift.unknown[name] += len(rows)
             for i in rows.tolist():
-                found[i].append(
-                    {
-                        "type": "unknown_category",
-                        "field": name,
-                        "value": values[i],
-                        "message": f"{values[i]!r} was not in the training vocabulary of {name!r}; used the trained unknown vector",
-                    }
-                )
+                found[i].append(_unknown_note(name, values[i]))
             rows = np.flatnonzero(missing)
             drift.missing[name] += len(rows)
             for i in rows.tolist():
-                found[i].append(
-                    {
-                        "type": "missing_category",
-                        "field": name,
-                        "value": None,
-                        "message": f"{name!r} is missing; used the trained unknown vector",
-                    }
-                )
+                found[i].append(_missing_note(name))
         if batch.imputed is not None and batch.clipped is not None:
             medians = self.encoder.numeric_.medians_
             for j, name in enumerate(self.numeric):
@@ -207,6 +206,24 @@ class Predictor:
                         }
                     )
         return found
+
+
+def _unknown_note(name: str, value: Any) -> dict[str, Any]:
+    return {
+        "type": "unknown_category",
+        "field": name,
+        "value": value,
+        "message": f"{value!r} was not in the training vocabulary of {name!r}; used the trained unknown vector",
+    }
+
+
+def _missing_note(name: str) -> dict[str, Any]:
+    return {
+        "type": "missing_category",
+        "field": name,
+        "value": None,
+        "message": f"{name!r} is missing; used the trained unknown vector",
+    }
 
 
 def feature_listing(names: Sequence[str]) -> str:

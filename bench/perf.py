@@ -110,10 +110,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["footprint"]["cold_start_median_s"] = round(statistics.median(starts), 3)
 
     if not args.skip_training:
-        results["training"] = training.run(sample=args.train_sample, batch_size=args.train_batch_size)
+        results["training"] = training.run(
+            sample=args.train_sample, batch_size=args.train_batch_size, learning_rate=args.train_learning_rate
+        )
         if args.train_seed_architecture:  # the write-up's smaller network, to show what limits rows/s
             results["training_seed_architecture"] = training.run(
-                sample=args.train_sample, batch_size=args.train_batch_size, preset="seed"
+                sample=args.train_sample, batch_size=args.train_batch_size, learning_rate=args.train_learning_rate, preset="seed"
             )
     results["environment"]["load_end"] = _load()
     results["environment"]["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -133,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--train-sample", type=int, help="train on a sample of the flights rows (default: all)")
     p.add_argument("--train-batch-size", type=int, default=training.BATCH_SIZE)
+    p.add_argument("--train-learning-rate", type=float, default=training.LEARNING_RATE)
     p.add_argument(
         "--no-seed-architecture", dest="train_seed_architecture", action="store_false", help="skip the second, seed-network run"
     )

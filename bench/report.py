@@ -106,7 +106,7 @@ def table(results: dict[str, Any]) -> str:
     if train:
         rows += [
             (
-                f"Training on NYC flights ({train['rows']:,} rows, batch {train['batch_size']}, {_fmt(train.get('parameters'))} parameters)",
+                f"Training on NYC flights ({train['rows']:,} rows, batch {train['batch_size']}, lr {train.get('learning_rate')}, {_fmt(train.get('parameters'))} parameters)",
                 f"{_fmt(train['rows_per_second'])} rows/s per epoch",
                 "≥ 200k rows/s",
                 f"AUC {train['holdout'].get('roc_auc', float('nan')):.3f}",

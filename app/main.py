@@ -97,12 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # the key check is only wired in when a key is set: an open service pays nothing for it
     protected = API_KEY if settings.api_key is not None else []
+    if settings.floor_endpoint:  # first, so route matching costs it no more than /predict (a fair floor)
+        app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
     for module in (predict, admin):
         app.include_router(module.router, dependencies=protected)
     for module in (embeddings, model, health, metrics):
         app.include_router(module.router)
-    if settings.floor_endpoint:
-        app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]

@@ -105,10 +105,12 @@ class InferenceGraph:
         x = np.add.reduce(rows, axis=0)
         if numeric is not None:
             x += numeric @ self._numeric_kernel
-        x = self._first_activation(x.reshape(1, -1))
+        if self._rows_needed:  # softmax works along axis 1; otherwise stay 1-D (cheaper broadcasts)
+            x = x.reshape(1, -1)
+        x = self._first_activation(x)
         for step in self._steps[1:]:
             x = step(x)
-        return x
+        return x.reshape(1, -1)
 
     def _project_first_layer(self) -> None:
         self._projected: np.ndarray | None = None
@@ -128,6 +130,7 @@ class InferenceGraph:
         self._numeric_kernel = np.ascontiguousarray(self.layers[0]["kernel"][row:], dtype=np.float32)
         self._bias = np.asarray(self.layers[0]["bias"], dtype=np.float32)
         self._first_activation = ACTIVATIONS[self.layers[0].get("activation", "linear")]
+        self._rows_needed = any(layer.get("activation") == "softmax" for layer in self.layers)
 
     def _first_layer(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         assert self._projected is not None

@@ -28,7 +28,7 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training import metrics
-from training.config import TrainConfig, auto_min_frequency
+from training.config import TrainConfig, auto_batch_size, auto_min_frequency
 from training.export import check_parity, to_graph
 from training.model import build_model, embedding_dims, input_names
 from training.spec import dump_spec
@@ -99,9 +99,10 @@ def train(
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(task, config))
     log(f"training {name}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters")
 
+    batch_size = config.batch_size or auto_batch_size(len(train_frame))
     fit_started = time.perf_counter()
     history = model.fit(
-        _dataset(train_x, train_y, config.batch_size, shuffle=True, seed=config.seed),
+        _dataset(train_x, train_y, batch_size, shuffle=True, seed=config.seed),
         validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
         epochs=config.epochs,
         shuffle=False,  # the tf.data pipeline shuffles
@@ -139,6 +140,7 @@ def train(
             "source": source,
             "config": config.to_dict(),
             "min_frequency": min_frequency,
+            "batch_size": batch_size,
         },
         "model": {"parameters": int(model.count_params()), "layers": [layer.name for layer in model.layers]},
         "parity": {"max_abs_diff": parity, "rows": int(min(len(valid_frame), PARITY_ROWS))},

@@ -65,7 +65,7 @@ def test_encode_returns_the_model_inputs(client, binary_run):
     batch = binary_run.encoder.transform(binary_run.valid.head(5))
     assert body["categorical"]["city"] == batch.categorical[1].tolist()
     np.testing.assert_allclose(body["numeric"], batch.numeric, rtol=1e-6)
-    assert body["numeric_columns"] == ["x", "noise", "x__missing"]
+    assert body["numeric_columns"] == ["x", "noise", "x__quantile", "noise__quantile", "x__missing"]  # default scaling "both"
     assert len(body["warnings"]) == 5
 
 

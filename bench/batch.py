@@ -51,6 +51,7 @@ def _best_ms(function: Callable[[], Any], repeats: int) -> float:
 
 def stages(bundle: Path, body: bytes, repeats: int) -> dict[str, float]:
     predictor = Predictor(load_bundle(bundle.parent, int(bundle.name)))
+    predictor.warm_up()  # as the server does (BLAS threads too)
     parser, encoder, graph = predictor.parser, predictor.encoder, predictor.graph
     payload = parser.loads(body)
     parsed = parser.parse_payload(payload)

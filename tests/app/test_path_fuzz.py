@@ -43,6 +43,7 @@ HOSTILE = [
     "/embeddings/color/%ED%A0%80",  # a UTF-8-encoded surrogate
     "/embeddings/color/%EF%BF%BF",
     "/embeddings/color/%20%09%0A",
+    "/embeddings/color/a%0Ab",  # a newline inside: routed like any value, not "no route"
     # the test client refuses URLs over 64 KB; the 100 KB case runs against the real server below
     "/embeddings/color/" + "v" * 60_000,
     "/embeddings/" + "f" * 60_000 + "/red",

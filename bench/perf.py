@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cold-starts", type=int, default=3, help="extra fresh processes timed to /ready")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--train-sample", type=int, help="train on a sample of the flights rows (default: all)")
-    p.add_argument("--train-batch-size", type=int, default=training.BATCH_SIZE)
+    p.add_argument("--train-batch-size", type=int, default=training.BATCH_SIZE, help="default: the trainer's auto size")
     p.add_argument("--train-learning-rate", type=float, default=training.LEARNING_RATE)
     p.add_argument(
         "--no-seed-architecture", dest="train_seed_architecture", action="store_false", help="skip the second, seed-network run"

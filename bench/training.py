@@ -18,10 +18,10 @@ from bench.server import ROOT
 
 CATEGORICAL = ["carrier", "origin", "dest", "tailnum", "month", "day", "hour"]
 NUMERIC = ["distance", "sched_dep_time", "sched_arr_time", "air_time"]
-# 512 (the trainer's default) spends most of each step on per-step overhead; 2048 with the learning
-# rate scaled up keeps the holdout AUC within 0.003 of it (docs/readme/performance.md)
-BATCH_SIZE = 2048
-LEARNING_RATE = 3e-3
+# None: the product's defaults (auto batch size, 2048 on flights; learning rate 1e-3), so the
+# figure is what `catembed train` does; both can be overridden to explore
+BATCH_SIZE: int | None = None
+LEARNING_RATE: float | None = None
 
 
 def flights(sample: int | None = None) -> Any:
@@ -35,7 +35,7 @@ def flights(sample: int | None = None) -> Any:
     return frame.sample(sample, random_state=0).reset_index(drop=True) if sample else frame
 
 
-def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: str, learning_rate: float | None) -> None:
+def _child(sample: int | None, batch_size: int | None, epochs: int, out: str, preset: str, learning_rate: float | None) -> None:
     import resource
 
     from features.schema import FeatureSpec
@@ -56,7 +56,7 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: s
                 "parameters": result.manifest["model"]["parameters"],
                 "rows": len(frame),
                 "train_rows": training["rows"]["train"],
-                "batch_size": batch_size,
+                "batch_size": training.get("batch_size", batch_size),
                 "learning_rate": config.learning_rate,
                 "epochs_run": training["epochs_run"],
                 "best_epoch": training["best_epoch"],
@@ -74,7 +74,7 @@ def _child(sample: int | None, batch_size: int, epochs: int, out: str, preset: s
 def run(
     *,
     sample: int | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = BATCH_SIZE,
     learning_rate: float | None = LEARNING_RATE,
     epochs: int = 50,
     preset: str = "default",

@@ -47,7 +47,9 @@ def test_default_is_the_embedding_block_of_graph_features(binary_run, rows):
     # the unknown city and the missing colour get the trained unknown row 0
     city = bundle.encoder.categorical.index("city")
     start = sum(t.shape[1] for t in bundle.graph.embeddings[:city])
-    np.testing.assert_array_equal(out[0, start : start + bundle.graph.embeddings[city].shape[1]], bundle.graph.embeddings[city][0])
+    np.testing.assert_array_equal(
+        out[0, start : start + bundle.graph.embeddings[city].shape[1]], bundle.graph.embeddings[city][0]
+    )
 
 
 def test_sklearn_clone_and_pipeline(binary_run, rows):
@@ -65,7 +67,9 @@ def test_sklearn_clone_and_pipeline(binary_run, rows):
     truth = planted_frame(n=200, seed=11)["label"]
     accuracy = float(np.mean(pipeline.predict(rows) == truth))
     assert accuracy > truth.value_counts(normalize=True).max() + 0.1, accuracy
-    assert list(pipeline.named_steps["embed"].get_feature_names_out()) == list(_fitted(binary_run, numeric=True).get_feature_names_out())
+    assert list(pipeline.named_steps["embed"].get_feature_names_out()) == list(
+        _fitted(binary_run, numeric=True).get_feature_names_out()
+    )
 
 
 def test_needs_a_model_dir_and_a_fit():

@@ -45,11 +45,39 @@ class LabelTarget(ParamsMixin):
         return output
 
 
+# Non-negative targets more skewed than this are learned in log space (auto mode). Prices,
+# counts and durations are multiplicative: on hotel_rates (skew 1.16, 0.20 after log1p) the
+# log target is what lets the net match gradient boosting (docs/readme/quality.md).
+LOG_SKEW_THRESHOLD = 1.0
+TARGET_SCALES = ("auto", "linear", "log")
+
+
+def skewness(values: np.ndarray) -> float:
+    centred = values - values.mean()
+    spread = float(np.sqrt(np.mean(centred**2)))
+    return float(np.mean(centred**3) / spread**3) if spread > 0 else 0.0
+
+
 class ScaledTarget(ParamsMixin):
-    """Regression target standardised for training; ``inverse_transform`` restores its units exactly."""
+    """Regression target standardised for training; ``inverse_transform`` restores its units exactly.
+
+    ``scale``: ``"linear"``, ``"log"`` (log1p before standardising, expm1 after; needs y ≥ 0) or
+    ``"auto"`` (log when every value is ≥ 0 and the skewness exceeds LOG_SKEW_THRESHOLD).
+    Learned: ``mean_``, ``scale_``, ``log_`` (whether log space was used).
+    """
+
+    def __init__(self, scale: str = "linear") -> None:
+        self.scale = scale
 
     def fit(self, y: Any) -> ScaledTarget:
+        if self.scale not in TARGET_SCALES:
+            raise ValueError(f"unknown target scale {self.scale!r}; scales are {TARGET_SCALES}")
         values = np.asarray(as_list(y), dtype=np.float64)
+        non_negative = bool(values.min() >= 0)
+        if self.scale == "log" and not non_negative:
+            raise ValueError("a log target needs values ≥ 0")
+        self.log_ = self.scale == "log" or (self.scale == "auto" and non_negative and skewness(values) > LOG_SKEW_THRESHOLD)
+        values = np.log1p(values) if self.log_ else values
         self.mean_ = float(values.mean())
         std = float(values.std())
         self.scale_ = std if std > 0 else 1.0
@@ -57,12 +85,19 @@ class ScaledTarget(ParamsMixin):
 
     def transform(self, y: Any) -> np.ndarray:
         self._check_fitted("mean_")
-        return (np.asarray(as_list(y), dtype=np.float64) - self.mean_) / self.scale_
+        values = np.asarray(as_list(y), dtype=np.float64)
+        return ((np.log1p(values) if self.log_ else values) - self.mean_) / self.scale_
 
     def inverse_transform(self, z: np.ndarray) -> np.ndarray:
         self._check_fitted("mean_")
-        return np.asarray(z, dtype=np.float64) * self.scale_ + self.mean_
+        values = np.asarray(z, dtype=np.float64) * self.scale_ + self.mean_
+        return np.expm1(values) if self.log_ else values
 
     def values(self, output: np.ndarray) -> np.ndarray:
         """The network's (n, 1) output in the target's own units."""
         return self.inverse_transform(np.asarray(output)[:, 0])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("scale", "linear")  # bundles written before the option existed
+        state.setdefault("log_", False)
+        self.__dict__.update(state)

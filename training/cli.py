@@ -75,6 +75,7 @@ def _train(args: argparse.Namespace) -> int:
         min_frequency=args.min_frequency,
         valid_fraction=args.valid_fraction,
         class_weight=args.class_weight,
+        target_scale=args.target_scale,
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )
@@ -153,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--min-frequency", type=int, help="rarer category values train the unknown vector")
     t.add_argument("--valid-fraction", type=float)
     t.add_argument("--class-weight", choices=["balanced"])
+    t.add_argument(
+        "--target-scale",
+        choices=["auto", "linear", "log"],
+        help="regression: learn the target in log space (auto: when ≥ 0 and skewed)",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.set_defaults(func=_train)

@@ -27,6 +27,8 @@ class TrainConfig:
     # Values seen fewer times fold into the unknown row (which they then train). None = auto:
     # 0.15 % of the training rows, at least 5 (see auto_min_frequency and docs/readme/quality.md).
     min_frequency: int | None = None
+    # regression: "auto" learns non-negative targets with skew > 1 in log space (features.target)
+    target_scale: str = "auto"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
     # fitting
     learning_rate: float = 1e-3
@@ -92,6 +94,7 @@ def seed_config() -> TrainConfig:
         batch_size=512,
         min_frequency=5,
         numeric_transform="standard",
+        target_scale="linear",
     )
 
 

@@ -75,7 +75,7 @@ def train(
     ).fit(train_frame)
     target: LabelTarget | ScaledTarget
     if task == "regression":
-        target = ScaledTarget().fit(train_frame[spec.target])
+        target = ScaledTarget(config.target_scale).fit(train_frame[spec.target])
         n_classes = 1
     else:
         target = LabelTarget().fit(
@@ -259,7 +259,7 @@ def _evaluate(
 def _target_manifest(name: str, target: LabelTarget | ScaledTarget) -> dict[str, Any]:
     if isinstance(target, LabelTarget):
         return {"name": name, "labels": list(target.classes_)}
-    return {"name": name, "mean": target.mean_, "scale": target.scale_}
+    return {"name": name, "mean": target.mean_, "scale": target.scale_, "log": target.log_}
 
 
 def _features_manifest(encoder: TabularEncoder, dims: dict[str, int], layers: list[str]) -> list[dict[str, Any]]:

@@ -116,6 +116,36 @@ def test_scaled_target_inverse_is_exact(y):
     np.testing.assert_allclose(target.inverse_transform(target.transform(y)), y, rtol=1e-9, atol=1e-6)
 
 
+@given(st.lists(st.floats(0, 1e6), min_size=2, max_size=50))
+def test_log_target_inverse_is_exact(y):
+    target = ScaledTarget("log").fit(y)
+    assert target.log_
+    np.testing.assert_allclose(target.inverse_transform(target.transform(y)), y, rtol=1e-9, atol=1e-6)
+
+
+def test_auto_target_scale_logs_only_skewed_non_negative_targets():
+    rng = np.random.default_rng(0)
+    prices = rng.lognormal(4, 0.6, 2000)  # skewed, positive: multiplicative
+    assert ScaledTarget("auto").fit(prices).log_
+    assert not ScaledTarget("auto").fit(np.log(prices)).log_  # already symmetric
+    assert not ScaledTarget("auto").fit(prices - 100).log_  # negative values: never log
+    assert not ScaledTarget().fit(prices).log_  # linear by default for direct use
+    with pytest.raises(ValueError, match="needs values"):
+        ScaledTarget("log").fit([-1.0, 2.0])
+
+
+def test_bundles_from_before_the_option_still_load():
+    import pickle
+
+    target = ScaledTarget().fit([1.0, 2.0, 3.0])
+    state = target.__dict__.copy()
+    del state["scale"], state["log_"]  # what an older bundle pickled
+    old = ScaledTarget.__new__(ScaledTarget)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    np.testing.assert_allclose(restored.inverse_transform(np.array([0.0])), [2.0])
+
+
 def test_encoders_follow_scikit_learn_conventions():
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline

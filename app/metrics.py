@@ -101,7 +101,7 @@ class ModelCollector(Collector):
             info.add_metric([*key, p.task], 1 if served is models[-1] else 0)
             load.add_metric(key, served.load_seconds)
             loaded.add_metric(key, p.loaded_at)
-            predictions.add_metric(key, getattr(p, "predictions", 0))
+            predictions.add_metric(key, p.drift.predictions)
             drift = p.drift
             total = drift.rows
             rows.add_metric(key, total)

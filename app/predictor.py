@@ -22,8 +22,10 @@ from features.encoder import EncodedBatch
 
 @dataclass
 class Drift:
-    """Counters of what the service had to paper over, per feature: the drift signals."""
+    """What this model version answered, and what it had to paper over per feature (the drift
+    signals). /metrics reads these at scrape time, so counting costs the request path an add."""
 
+    predictions: int = 0
     rows: int = 0
     unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     missing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -59,11 +61,13 @@ class Predictor:
             notes = {}
             if zeros:
                 notes[0] = [self._category_note(j, missing, payload) for j, missing in zeros]
+            self.drift.predictions += 1
             return {"model": self.name, "version": self.version, "predictions": self._results(output, notes)}
         parsed = self.parser.parse_payload(payload)
         batch = self.encoder.transform({**parsed.columns, **parsed.numbers})
         output = self.graph(batch.categorical, batch.numeric)
         warnings = self._warnings(parsed, batch)
+        self.drift.predictions += parsed.n_rows
         return {"model": self.name, "version": self.version, "predictions": self._results(output, warnings)}
 
     def _category_note(self, j: int, missing: bool, record: dict[str, Any]) -> dict[str, Any]:

@@ -20,17 +20,6 @@ from app.settings import Settings
 from features.artifacts import load_bundle
 
 
-class CountingPredictor(Predictor):
-    """A Predictor that also counts the predictions it returns, for /metrics per model version."""
-
-    predictions = 0
-
-    def predict(self, body: bytes) -> dict[str, Any]:
-        result = super().predict(body)
-        self.predictions += len(result["predictions"])
-        return result
-
-
 @dataclass
 class ServedModel:
     predictor: Predictor
@@ -69,9 +58,8 @@ def load_served_model(settings: Settings, version: int | None = None) -> ServedM
     """Load, verify and warm a bundle; raises features.errors.BundleError when it cannot."""
     started = time.perf_counter()
     bundle = load_bundle(settings.model_dir, version if version is not None else settings.model_version)
-    predictor = CountingPredictor(bundle, max_records=settings.max_records, max_string_length=settings.max_string_length)
-    predictor.warm_up()
-    predictor.predictions = 0  # the warm-up is not a prediction anyone asked for
+    predictor = Predictor(bundle, max_records=settings.max_records, max_string_length=settings.max_string_length)
+    predictor.warm_up()  # resets the counters: the warm-up is not a prediction anyone asked for
     embeddings = EmbeddingIndex(bundle.encoder, bundle.graph.embeddings)
     models = record_models(bundle.manifest, settings.max_records, settings.max_string_length)
     return ServedModel(predictor, embeddings, models, time.perf_counter() - started)

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.app.conftest import assert_error
-from tests.app.test_server import free_port, serve
+from tests.app.live import LiveServer
 
 CITY = "city/0 é"
 HOSTILE = [
@@ -137,21 +135,9 @@ sys.addaudithook(_audit)  # hooks cannot be removed; this one does nothing unles
 
 @pytest.fixture(scope="module")
 def raw_server(binary_run):
-    port = free_port()
-    process = serve(binary_run.path.parent, port)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not become ready")
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    live = LiveServer(binary_run.path.parent).wait_ready()
+    yield live.port
+    live.stop()
 
 
 def _raw_get(port: int, target: bytes) -> tuple[int, bytes]:

@@ -1,54 +1,16 @@
 """A real uvicorn process on a free loopback port, called over HTTP."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 
-ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(model_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "CATEMBED_MODEL_DIR": str(model_dir)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "training.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from tests.app.live import LiveServer
 
 
 @pytest.fixture(scope="module")
 def server(binary_run):
-    port = free_port()
-    process = serve(binary_run.path.parent, port)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not become ready: " + process.stderr.read()[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    live = LiveServer(binary_run.path.parent).wait_ready()
+    yield live.url
+    live.stop()
 
 
 def test_real_server_ready_predict_embeddings(server, binary_run):
@@ -63,8 +25,8 @@ def test_real_server_ready_predict_embeddings(server, binary_run):
 
 
 def test_missing_bundle_exits_with_one_clear_line(tmp_path):
-    process = serve(tmp_path / "empty", free_port())
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode != 0
+    live = LiveServer(tmp_path / "empty")
+    _, stderr = live.process.communicate(timeout=30)
+    assert live.process.returncode != 0
     assert "catembed cannot start: no model version found in" in stderr
     assert "Traceback" not in stderr

@@ -9,10 +9,10 @@ offending record, to name it in the error.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import orjson
@@ -132,56 +132,51 @@ class RecordParser:
     def _check_categories(self, name: str, values: Sequence[Any], single: bool) -> None:
         types = set(map(type, values))
         if not types <= _CATEGORY_TYPES:
-            row = next(i for i, v in enumerate(values) if type(v) not in _CATEGORY_TYPES)
-            raise InvalidInput(
-                f"feature {name!r}: {type(values[row]).__name__} is not a category value",
-                field=self._field(row, name, single),
-                value=values[row],
-                expected=_CATEGORY_EXPECTED,
-            )
+            row = _first(values, lambda v: type(v) not in _CATEGORY_TYPES)
+            self._refuse(name, values, row, single, f"{type(values[row]).__name__} is not a category value", _CATEGORY_EXPECTED)
         if float in types and any(type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT for v in values):
             # orjson reads integers past 64 bits as floats: a 23-digit ID sent as a number would lose
             # digits and silently miss the vocabulary entry training made from its exact text
-            row = next(i for i, v in enumerate(values) if type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT)
-            raise InvalidInput(
-                f"feature {name!r}: {values[row]!r} is too large to be an exact category value; send it as a string",
-                field=self._field(row, name, single),
-                value=values[row],
-                expected="a number below 2**63 in magnitude, or a string",
-            )
+            row = _first(values, lambda v: type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT)
+            self._refuse(
+                name, values, row, single,
+                f"{values[row]!r} is too large to be an exact category value; send it as a string",
+                "a number below 2**63 in magnitude, or a string",
+            )  # fmt: skip
         if str in types:
             lengths = [len(v) for v in values if type(v) is str] if len(types) > 1 else list(map(len, values))
             if max(lengths) > self.max_string_length:
-                row = next(i for i, v in enumerate(values) if type(v) is str and len(v) > self.max_string_length)
-                raise InvalidInput(
-                    f"feature {name!r}: a value of {len(values[row]):,} characters is over the limit of {self.max_string_length:,}",
-                    field=self._field(row, name, single),
-                    value=values[row],
-                    expected=f"at most {self.max_string_length:,} characters",
-                )
+                limit = self.max_string_length
+                row = _first(values, lambda v: type(v) is str and len(v) > limit)
+                self._refuse(
+                    name, values, row, single,
+                    f"a value of {len(values[row]):,} characters is over the limit of {limit:,}",
+                    f"at most {limit:,} characters",
+                )  # fmt: skip
 
     def _check_numbers(self, name: str, values: Sequence[Any], single: bool) -> np.ndarray:
         if not set(map(type, values)) <= _NUMBER_TYPES:
-            row = next(i for i, v in enumerate(values) if type(v) not in _NUMBER_TYPES)
-            raise InvalidInput(
-                f"feature {name!r}: {values[row]!r} is not a number",
-                field=self._field(row, name, single),
-                value=values[row],
-                expected=_NUMBER_EXPECTED,
-            )
+            row = _first(values, lambda v: type(v) not in _NUMBER_TYPES)
+            self._refuse(name, values, row, single, f"{values[row]!r} is not a number", _NUMBER_EXPECTED)
         try:
             array = np.asarray(values, dtype=np.float64)
         except OverflowError:  # an integer beyond float range
             array = np.asarray([float("inf") if isinstance(v, int) and abs(v) > 1e308 else v for v in values], dtype=np.float64)
         if np.isinf(array).any():
             row = int(np.flatnonzero(np.isinf(array))[0])
-            raise InvalidInput(
-                f"feature {name!r}: {values[row]!r} is not a finite number",
-                field=self._field(row, name, single),
-                value=values[row],
-                expected=_NUMBER_EXPECTED,
-            )
+            self._refuse(name, values, row, single, f"{values[row]!r} is not a finite number", _NUMBER_EXPECTED)
         return array
+
+    def _refuse(self, name: str, values: Sequence[Any], row: int, single: bool, problem: str, expected: str) -> NoReturn:
+        """The one 422 of every per-value check: names the feature's field path and echoes the value."""
+        raise InvalidInput(
+            f"feature {name!r}: {problem}", field=self._field(row, name, single), value=values[row], expected=expected
+        )
+
+
+def _first(values: Sequence[Any], bad: Callable[[Any], bool]) -> int:
+    """Row of the first offending value: only called once a vectorised check has failed."""
+    return next(i for i, v in enumerate(values) if bad(v))
 
 
 def _non_finite_field(body: bytes) -> str | None:

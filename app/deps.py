@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app import lookup
+from app.lookup import served_model
 from app.serving import ServedModel
 from app.settings import Settings
-from features.errors import BundleError, InvalidInput, PayloadTooLarge
+from features.errors import InvalidInput, PayloadTooLarge
 
 
 def get_settings(request: Request) -> Settings:
@@ -17,11 +19,18 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_served(request: Request) -> ServedModel:
-    served = getattr(request.app.state, "served", None)
-    if served is None:
-        raise BundleError("no model is loaded yet")
-    assert isinstance(served, ServedModel)
-    return served
+    """The model version a route answers with: the default model on today's routes, or the one
+    named (and pinned, or labelled) in the path under /models/{name}/."""
+    params = request.path_params
+    name = params.get("name")
+    if name is None:
+        return served_model(request)
+    if "label" in params:
+        return lookup.repository(request).served(name, label=params["label"])
+    version = params.get("version")
+    if version is not None and not version.isdigit():  # the path's own check reports it; never a 500 here
+        raise InvalidInput(f"version {version!r} is not a version number", field="version", value=version)
+    return served_model(request, name, int(version) if version is not None else None)
 
 
 async def read_body(request: Request) -> bytes:

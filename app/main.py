@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the FastAPI application around one served model."""
+"""``create_app(settings)``: the FastAPI application around a repository of served models."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from app.logs import configure_logging
 from app.metrics import Metrics
 from app.observer import RequestObserver
 from app.reload import Reloader
+from app.repository import ModelRepository
 from app.responses import FastJSONResponse
-from app.routes import admin, embeddings, health, metrics, model, predict
+from app.routes import admin, embeddings, health, metrics, model, models, predict, repository
 from app.schemas import components
-from app.serving import load_served_model
 from app.settings import Settings, load_settings
 from features.errors import BundleError
 
@@ -34,30 +34,22 @@ RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/e
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    app.state.repository = ModelRepository(settings)
     try:
-        served = load_served_model(settings)
+        await app.state.reloader.start()
     except BundleError as exc:
         app.state.startup_error = f"catembed cannot start: {exc.message}"
         raise
-    app.state.metrics.track(served)
-    app.state.served = served
-    app.openapi_schema = None  # regenerate /docs for this model's features
-    log.info(
-        "serving %s version %s from %s (loaded in %.2f s)",
-        served.predictor.name,
-        served.predictor.version,
-        served.predictor.bundle.path,
-        served.load_seconds,
-    )
+    app.openapi_schema = None  # regenerate /docs for the default model's features
     poller = None
-    if settings.reload_interval > 0 and settings.model_version is None:
+    if settings.reload_interval > 0 and not (app.state.repository.single and settings.model_version is not None):
         poller = asyncio.create_task(app.state.reloader.poll(settings.reload_interval))
     yield
     if poller is not None:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
-    app.state.served = None
+    app.state.repository = None
 
 
 class OneLineStartupError:
@@ -91,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=FastJSONResponse,
     )
     app.state.settings = settings
-    app.state.served = None
+    app.state.repository = None  # the models, by name and version: app/repository.py
     app.state.metrics = Metrics()
     app.state.reloader = Reloader(app)
     errors.install(app)
@@ -99,10 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = API_KEY if settings.api_key is not None else []
     if settings.floor_endpoint:  # first, so route matching costs it no more than /predict (a fair floor)
         app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
-    for module in (predict, admin):
+    for module in (predict, admin, repository):
         app.include_router(module.router, dependencies=protected)
-    for module in (embeddings, model, health, metrics):
+    for module in (embeddings, model, health, metrics, models):
         app.include_router(module.router)
+    models.include_per_model(app, protected)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -126,7 +119,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-    served = app.state.served
+    served = app.state.repository.default() if app.state.repository is not None else None
     if served is not None:
         schema.setdefault("components", {}).setdefault("schemas", {}).update(components(served.models))
         example = served.manifest.get("example", {})

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # from a sub-millisecond single prediction to a 10k-record batch
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-KEEP_MODELS = 4  # retired versions keep reporting for a while, so their last increments are scraped
+KEEP_MODELS = 4  # retired versions kept reporting
 
 
 class Metrics:
@@ -40,7 +40,8 @@ class Metrics:
         self.reloads = Counter(
             "catembed_model_reloads", "attempts to switch to a new model version, by result", ["result"], registry=self.registry
         )
-        self.models: list[ServedModel] = []
+        self.serving: list[ServedModel] = []  # every loaded version of every model
+        self.retired: list[ServedModel] = []  # replaced ones keep reporting for a while, so their last increments are scraped
         # labelled children cached per key: a dict lookup instead of labels()' validation per request
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry.register(ModelCollector(self))
@@ -54,8 +55,20 @@ class Metrics:
         child[1].observe(seconds)
 
     def track(self, served: ServedModel) -> None:
-        """Report this model from now on (the newest is the one being served)."""
-        self.models = [*self.models, served][-KEEP_MODELS:]
+        """Report this model version from now on, as served."""
+        self.serving = [*self.serving, served]
+
+    def retire(self, served: ServedModel) -> None:
+        """No longer served (replaced or unloaded): reported as such, then forgotten."""
+        if any(s is served for s in self.serving):
+            self.serving = [s for s in self.serving if s is not served]
+            self.retired = [*self.retired, served][-KEEP_MODELS:]
+
+    @property
+    def models(self) -> list[ServedModel]:
+        """Retired versions first, minus those loaded again (one series per model and version)."""
+        live = {(s.predictor.name, s.predictor.version) for s in self.serving}
+        return [*(s for s in self.retired if (s.predictor.name, s.predictor.version) not in live), *self.serving]
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -71,9 +84,10 @@ class ModelCollector(Collector):
         build = GaugeMetricFamily("catembed_build_info", "catembed version", labels=["version"])
         build.add_metric([__version__], 1)
         yield build
-        models = list(self.metrics.models)
+        serving = self.metrics.serving
+        models = self.metrics.models
         info = GaugeMetricFamily(
-            "catembed_model_info", "the model being served (1) and retired ones (0)", labels=["model", "version", "task"]
+            "catembed_model_info", "the model versions being served (1) and retired ones (0)", labels=["model", "version", "task"]
         )
         load = GaugeMetricFamily(
             "catembed_model_load_seconds", "time to verify, load and warm the bundle", labels=["model", "version"]
@@ -98,7 +112,7 @@ class ModelCollector(Collector):
         for served in models:
             p = served.predictor
             key = [p.name, str(p.version)]
-            info.add_metric([*key, p.task], 1 if served is models[-1] else 0)
+            info.add_metric([*key, p.task], 1 if any(served is s for s in serving) else 0)
             load.add_metric(key, served.load_seconds)
             loaded.add_metric(key, p.loaded_at)
             predictions.add_metric(key, p.drift.predictions)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -54,10 +55,17 @@ class ServedModel:
         }
 
 
-def load_served_model(settings: Settings, version: int | None = None) -> ServedModel:
-    """Load, verify and warm a bundle; raises features.errors.BundleError when it cannot."""
+def load_served_model(settings: Settings, version: int | None = None, model_dir: Path | None = None) -> ServedModel:
+    """Load, verify and warm a bundle; raises features.errors.BundleError when it cannot.
+
+    ``model_dir`` is a repository's model folder: its name is the one clients address, so it
+    wins over the manifest's (a copied folder is a model of its own, also in the metrics)."""
     started = time.perf_counter()
-    bundle = load_bundle(settings.model_dir, version if version is not None else settings.model_version)
+    if model_dir is None:
+        bundle = load_bundle(settings.model_dir, version if version is not None else settings.model_version)
+    else:
+        bundle = load_bundle(model_dir, version)
+        bundle.name = model_dir.name
     predictor = Predictor(bundle, max_records=settings.max_records, max_string_length=settings.max_string_length)
     predictor.warm_up()  # resets the counters: the warm-up is not a prediction anyone asked for
     embeddings = EmbeddingIndex(bundle.encoder, bundle.graph.embeddings)

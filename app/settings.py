@@ -17,6 +17,10 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(Path("model_artifacts/flights"), description="one model's folder: model_artifacts/<name>")
     model_version: int | None = Field(None, ge=1, description="pin a version; default: the newest")
+    model_repository: Path | None = Field(
+        None, description="serve every model folder under this one (<name>/<version>/); replaces model_dir"
+    )
+    default_model: str | None = Field(None, description="the repository model today's routes serve; default: the only one")
     max_records: int = Field(10_000, ge=1, le=1_000_000, description="records per request")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="request body size limit")
     max_string_length: int = Field(1_000, ge=1, description="longest category string accepted")

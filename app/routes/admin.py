@@ -10,7 +10,7 @@ from app.responses import FastJSONResponse
 from app.schemas import ErrorBody
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 409)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 409)}
 
 
 @router.post(

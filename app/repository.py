@@ -1,0 +1,194 @@
+"""The model repository: every served model, by name and version, each a loaded ``ServedModel``.
+
+One object the routes consult. ``CATEMBED_MODEL_REPOSITORY=model_artifacts`` serves every
+``<name>/<version>/`` folder under it; ``CATEMBED_MODEL_DIR`` is the same object holding one
+model. The default model (the only one, or ``CATEMBED_DEFAULT_MODEL``) answers today's routes.
+
+A model's versions live in one dict that is replaced, never edited, when a version is loaded or
+retired: a request that already holds a ``ServedModel`` finishes on it, and a reader never sees
+a half-made change. Loading itself (threads, refusals, hot reload) is app/reload.py's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.model_config import ModelConfig, pinned
+from app.serving import ServedModel
+from app.settings import Settings
+from features.artifacts import list_versions
+from features.errors import CatembedError
+from features.schema import NAME_PATTERN
+
+READY, LOADING, UNAVAILABLE, UNLOADED = "READY", "LOADING", "UNAVAILABLE", "UNLOADED"
+
+
+class ModelNotFound(CatembedError):
+    status_code = 404
+    error_type = "model_not_found"
+
+
+class ModelNotReady(CatembedError):
+    status_code = 503
+    error_type = "model_not_ready"
+
+
+@dataclass(frozen=True)
+class VersionState:
+    state: str
+    reason: str = ""
+    served: ServedModel | None = None
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    directory: Path
+    config: ModelConfig = field(default_factory=ModelConfig)
+    versions: dict[int, VersionState] = field(default_factory=dict)  # replaced whole, never edited
+    refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry
+    reason: str = ""  # why the model as a whole is unavailable (bad model.json, no version)
+    unloaded: bool = False  # unloaded through the API: hot reload leaves it alone
+
+    def ready(self) -> dict[int, ServedModel]:
+        return {v: s.served for v, s in sorted(self.versions.items()) if s.served is not None and s.state == READY}
+
+    @property
+    def state(self) -> str:
+        states = {s.state for s in self.versions.values()}
+        for state in (READY, LOADING):
+            if state in states:
+                return state
+        return UNLOADED if self.unloaded else UNAVAILABLE
+
+    def set_versions(self, versions: dict[int, VersionState]) -> None:
+        self.versions = dict(sorted(versions.items()))  # the swap: one assignment
+
+    def resolve(self, version: int | None = None, label: str | None = None) -> ServedModel:
+        if label is not None:
+            if label not in self.config.labels:
+                raise ModelNotFound(
+                    f"model {self.name!r} has no version label {label!r}",
+                    field="label",
+                    value=label,
+                    expected=_known(self.config.labels),
+                )
+            version = self.config.labels[label]
+        ready = self.ready()
+        if version is None:
+            if not ready:
+                raise ModelNotReady(
+                    f"model {self.name!r} has no version ready ({self.state.lower()}{self._why()})",
+                    field="model",
+                    value=self.name,
+                )
+            return ready[max(ready)]
+        if version in ready:
+            return ready[version]
+        known = self.versions.get(version)
+        if known is None and version not in list_versions(self.directory):
+            raise ModelNotFound(
+                f"model {self.name!r} has no version {version}", field="version", value=version, expected=_known(self.versions)
+            )
+        why = f": {known.reason}" if known is not None and known.reason else ""
+        state = known.state.lower() if known is not None else "not served by the version policy"
+        raise ModelNotReady(f"version {version} of model {self.name!r} is {state}{why}", field="version", value=version)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "reason": self.reason or next((s.reason for s in self.versions.values() if s.reason), ""),
+            "versions": [{"version": v, "state": s.state, "reason": s.reason} for v, s in self.versions.items()],
+            "labels": dict(self.config.labels),
+            **self.config.describe(),
+        }
+
+    def _why(self) -> str:
+        reason = self.reason or next((s.reason for s in self.versions.values() if s.reason), "")
+        return f": {reason}" if reason else ""
+
+
+class ModelRepository:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.model_repository
+        self.entries: dict[str, ModelEntry] = {}
+        self.started = False  # the first load is over: /ready may say so
+        if self.root is None:  # CATEMBED_MODEL_DIR: one model, exactly as before the repository
+            config = pinned(settings.model_version) if settings.model_version is not None else ModelConfig()
+            name = settings.model_dir.name
+            self.entries[name] = ModelEntry(name, settings.model_dir, config)
+            self.default_name: str | None = name
+        else:
+            for name in self.scan():
+                self.entries[name] = ModelEntry(name, self.root / name)
+            self.default_name = settings.default_model or (next(iter(self.entries)) if len(self.entries) == 1 else None)
+
+    @property
+    def single(self) -> bool:
+        return self.root is None
+
+    def scan(self) -> list[str]:
+        """Model folders under the repository root: valid names, not hidden, not temporary."""
+        if self.root is None or not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_PATTERN.fullmatch(p.name))
+
+    def entry(self, name: str | None) -> ModelEntry:
+        if name is None:
+            if self.default_name is None:
+                raise ModelNotFound(
+                    "no default model: set CATEMBED_DEFAULT_MODEL, or call /models/{name}/...",
+                    field="model",
+                    expected=_known(self.entries),
+                )
+            name = self.default_name
+        found = self.entries.get(name)
+        if found is None:
+            raise ModelNotFound(f"no model named {name!r}", field="model", value=name, expected=_known(self.entries))
+        return found
+
+    def add(self, name: str) -> ModelEntry:
+        """A model folder that appeared after start-up (POST /v2/repository/models/{name}/load)."""
+        if self.root is None or name not in self.scan():
+            raise ModelNotFound(
+                f"no model named {name!r} in the repository", field="model", value=name, expected=_known(self.entries)
+            )
+        entry = self.entries.setdefault(name, ModelEntry(name, self.root / name))
+        self.entries = dict(sorted(self.entries.items()))
+        return entry
+
+    def served(self, name: str | None = None, version: int | None = None, label: str | None = None) -> ServedModel:
+        return self.entry(name).resolve(version, label)
+
+    def default(self) -> ServedModel | None:
+        """Today's ``app.state.served``: the default model's newest ready version, if any."""
+        try:
+            return self.served()
+        except CatembedError:
+            return None
+
+    def ready(self) -> bool:
+        if not self.started:
+            return False
+        if self.default_name is not None:
+            return self.default() is not None
+        return any(e.ready() for e in self.entries.values())
+
+    def index(self) -> list[dict[str, Any]]:
+        """Triton's repository index: one row per model version (or per model without one)."""
+        rows = []
+        for entry in self.entries.values():
+            if not entry.versions:
+                rows.append({"name": entry.name, "state": entry.state, "reason": entry.reason})
+            for version, state in entry.versions.items():
+                rows.append({"name": entry.name, "version": str(version), "state": state.state, "reason": state.reason})
+        return rows
+
+
+def _known(items: Any) -> str:
+    names = [str(x) for x in items]
+    return "one of " + ", ".join(names[:20]) if names else "none are available"

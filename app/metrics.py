@@ -28,7 +28,7 @@ KEEP_MODELS = 4  # retired versions kept reporting
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        labels = ["method", "route", "status"]
+        labels = ["method", "route", "status", "model"]  # model: the {name} of /models/{name}/..., else ""
         self.requests = Counter("catembed_http_requests", "HTTP requests", labels, registry=self.registry)
         self.latency = Histogram(
             "catembed_http_request_duration_seconds",
@@ -43,11 +43,11 @@ class Metrics:
         self.serving: list[ServedModel] = []  # every loaded version of every model
         self.retired: list[ServedModel] = []  # replaced ones keep reporting for a while, so their last increments are scraped
         # labelled children cached per key: a dict lookup instead of labels()' validation per request
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[str, str, int, str], tuple[Counter, Histogram]] = {}
         self.registry.register(ModelCollector(self))
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
+    def observe(self, method: str, route: str, status: int, seconds: float, model: str = "") -> None:
+        key = (method, route, status, model)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = (self.requests.labels(*key), self.latency.labels(*key))

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logs import request_id
 from app.metrics import Metrics
+from app.routes.models import route_template
 
 log = logging.getLogger("catembed.access")
 HEADER = b"x-request-id"
@@ -50,16 +51,26 @@ class RequestObserver:
         finally:
             seconds = perf_counter() - started
             # the route template, not the raw path: /embeddings/{feature}/{value:path}, never one series per value
-            route = getattr(scope.get("route"), "path", None) or _untemplated(scope, status)
+            params = scope.get("path_params", {})
+            route = getattr(scope.get("route"), "path", None)
+            route = route_template(route, params) if route else _untemplated(scope, status)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            self.metrics.observe(method, route, status, seconds)
+            # a model name only once the route found it: names clients make up are not series
+            name = params.get("name", "") if status < 400 or status == 503 else ""
+            self.metrics.observe(method, route, status, seconds, name)
             if self.access_log:
                 log.info(
                     "%s %s %d",
                     method,
                     scope["path"],
                     status,
-                    extra={"method": method, "path": scope["path"], "status": status, "duration_ms": round(seconds * 1000, 3)},
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        **({"model": name} if name else {}),
+                    },
                 )
 
 

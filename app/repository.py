@@ -102,8 +102,8 @@ class ModelEntry:
             "state": self.state,
             "reason": self.reason or next((s.reason for s in self.versions.values() if s.reason), ""),
             "versions": [{"version": v, "state": s.state, "reason": s.reason} for v, s in self.versions.items()],
-            "labels": dict(self.config.labels),
             **self.config.describe(),
+            "refused": {str(v): reason for v, reason in self.refused.items()},
         }
 
     def _why(self) -> str:

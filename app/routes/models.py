@@ -37,6 +37,16 @@ PREFIXES: dict[str, list[DependsParam]] = {
 }
 
 
+def route_template(path: str, params: dict[str, str]) -> str:
+    """The full template of a per-model route. FastAPI puts the included route itself into the
+    scope, whose path lacks the prefix it was included under: /predict for /models/{name}/predict."""
+    if "name" not in params or path.startswith(("/models", "/v2")):
+        return path
+    if "version" in params:
+        return "/models/{name}/versions/{version}" + path
+    return ("/models/{name}/labels/{label}" if "label" in params else "/models/{name}") + path
+
+
 def include_per_model(app: FastAPI, protected: list[DependsParam]) -> None:
     """Today's routers again under each prefix: the same handlers, the model taken from the path."""
     for prefix, params in PREFIXES.items():

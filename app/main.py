@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -119,8 +120,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-    served = app.state.repository.default() if app.state.repository is not None else None
-    if served is not None:
+    repository: ModelRepository | None = app.state.repository
+    served = repository.default() if repository is not None else None
+    if repository is not None:
+        _model_parameters(schema, repository)
+    if repository is not None and served is not None:
         schema.setdefault("components", {}).setdefault("schemas", {}).update(components(served.models))
         example = served.manifest.get("example", {})
         body = {
@@ -132,11 +136,32 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 }
             },
         }
-        for path, response in RECORD_ROUTES.items():
-            operation = schema["paths"][path]["post"]
+        # per-model routes get the default model's bodies only when it is the only model
+        prefixes = ["", *(models.PREFIXES if len(repository.entries) == 1 else ())]
+        for (path, response), prefix in itertools.product(RECORD_ROUTES.items(), prefixes):
+            operation = schema["paths"][prefix + path]["post"]
             operation["requestBody"] = body
             operation["responses"]["200"]["content"] = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}
             }
     app.openapi_schema = schema
     return schema
+
+
+def _model_parameters(schema: dict[str, Any], repository: ModelRepository) -> None:
+    """The /models/{name}/... parameters name the models, versions and labels there are: clients
+    (and the fuzzer) learn them from the schema, regenerated whenever a load changes them."""
+    entries = repository.entries.values()
+    known = {
+        "name": sorted(repository.entries),
+        "version": sorted({v for e in entries for v in e.versions}),
+        "label": sorted({label for e in entries for label in e.config.labels}),
+    }
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/models/{name}"):
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                values = known.get(parameter["name"]) if parameter["in"] == "path" else None
+                if values:
+                    parameter["schema"]["enum"] = values

@@ -13,12 +13,16 @@ from app.lookup import repository
 from app.responses import FastJSONResponse
 from app.routes import embeddings, model, predict
 from app.schemas import ErrorBody
+from features.schema import NAME_PATTERN
 
 router = APIRouter(prefix="/models", tags=["repository"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 422, 503)}
 
 
-def _name(name: Annotated[str, Path(description="the model's folder name in the repository")]) -> None:
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN.pattern, description="the model's folder name in the repository")]
+
+
+def _name(name: ModelName) -> None:
     """Declares the path parameter (for validation and the OpenAPI schema); get_served reads it."""
 
 
@@ -26,7 +30,11 @@ def _version(version: Annotated[int, Path(ge=1, description="a version the model
     pass
 
 
-def _label(label: Annotated[str, Path(description="a version label from the model's model.json, e.g. stable")]) -> None:
+def _label(
+    label: Annotated[
+        str, Path(pattern=NAME_PATTERN.pattern, description="a version label from the model's model.json, e.g. stable")
+    ],
+) -> None:
     pass
 
 
@@ -62,5 +70,5 @@ async def models(request: Request) -> FastJSONResponse:
 
 
 @router.get("/{name}", responses=ERRORS, summary="One model's versions, their states, its version policy and labels")
-async def one_model(request: Request, name: str) -> FastJSONResponse:
+async def one_model(request: Request, name: ModelName) -> FastJSONResponse:
     return FastJSONResponse(repository(request).entry(name).describe())

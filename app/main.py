@@ -25,6 +25,7 @@ from app.routes import admin, embeddings, health, metrics, model, predict
 from app.schemas import components
 from app.serving import load_served_model
 from app.settings import Settings, load_settings
+from app.v2 import routes as v2
 from features.errors import BundleError
 
 log = logging.getLogger("catembed")
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=protected)
     for module in (embeddings, model, health, metrics):
         app.include_router(module.router)
+    app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]

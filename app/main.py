@@ -26,6 +26,7 @@ from app.responses import FastJSONResponse
 from app.routes import admin, embeddings, health, metrics, model, models, predict, repository
 from app.schemas import components
 from app.settings import Settings, load_settings
+from app.v2 import routes as v2
 from features.errors import BundleError
 
 log = logging.getLogger("catembed")
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (embeddings, model, health, metrics, models):
         app.include_router(module.router)
     models.include_per_model(app, protected)
+    app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]

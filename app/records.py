@@ -31,7 +31,7 @@ _LARGEST_FLOAT = 1.7976931348623157e308
 class ParsedRecords:
     columns: Mapping[str, Sequence[Any]]
     n_rows: int
-    single: bool  # the body was one bare record, not {"records": [...]}
+    single: bool | None  # the body was one bare record, not {"records": [...]}; None: sent as columns
     # the numeric columns as float64 (null → NaN), converted once while checking them, so the
     # encoder does not convert them again; ``columns`` keeps the values as sent, for warnings
     numbers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -97,7 +97,47 @@ class RecordParser:
         numbers = {name: self._check_numbers(name, named[name], single) for name in self.numeric}
         return ParsedRecords(named, len(records), single, numbers)
 
-    def _field(self, row: int, name: str, single: bool) -> str:
+    def parse_columns(self, columns: Mapping[str, Any]) -> ParsedRecords:
+        """Columns already split by feature (the v2 codec's output): the same checks as records,
+        with the field named ``feature[row]``. Numeric columns may be float arrays (binary tensors)."""
+        extra = [name for name in columns if name not in self.features]
+        if extra:
+            raise InvalidInput(
+                f"unknown input {extra[0]!r}; features are {self._listing}", field=extra[0], expected="only the model's features"
+            )
+        absent = [name for name in self.features if name not in columns]
+        if absent:
+            raise InvalidInput(
+                f"missing input {absent[0]!r}; the model needs {self._listing}", field=absent[0], expected="one input per feature"
+            )
+        lengths = {name: len(columns[name]) for name in self.features}
+        n = lengths[self.features[0]]
+        uneven = next((name for name, length in lengths.items() if length != n), None)
+        if uneven is not None:
+            raise InvalidInput(
+                f"input {uneven!r} has {lengths[uneven]:,} rows, {self.features[0]!r} has {n:,}",
+                field=uneven,
+                value=lengths[uneven],
+                expected=f"{n:,} rows, like every input",
+            )
+        if n == 0:
+            raise InvalidInput("the inputs are empty: send at least one row", field=self.features[0], expected="1 or more rows")
+        if n > self.max_records:
+            raise PayloadTooLarge(
+                f"{n:,} rows is over the limit of {self.max_records:,} per request",
+                field=self.features[0],
+                value=n,
+                expected=f"at most {self.max_records:,} rows",
+            )
+        named = {name: columns[name] for name in self.features}
+        for name in self.categorical:
+            self._check_categories(name, named[name], None)
+        numbers = {name: self._check_numbers(name, named[name], None) for name in self.numeric}
+        return ParsedRecords(named, n, None, numbers)
+
+    def _field(self, row: int, name: str, single: bool | None) -> str:
+        if single is None:
+            return f"{name}[{row}]"
         return name if single else f"records[{row}].{name}"
 
     def _columns(self, records: list[Any], single: bool) -> list[list[Any]]:
@@ -129,7 +169,7 @@ class RecordParser:
                 )
         raise AssertionError("unreachable: a malformed record was not found")
 
-    def _check_categories(self, name: str, values: Sequence[Any], single: bool) -> None:
+    def _check_categories(self, name: str, values: Sequence[Any], single: bool | None) -> None:
         types = set(map(type, values))
         if not types <= _CATEGORY_TYPES:
             row = _first(values, lambda v: type(v) not in _CATEGORY_TYPES)
@@ -154,7 +194,13 @@ class RecordParser:
                     f"at most {limit:,} characters",
                 )  # fmt: skip
 
-    def _check_numbers(self, name: str, values: Sequence[Any], single: bool) -> np.ndarray:
+    def _check_numbers(self, name: str, values: Sequence[Any], single: bool | None) -> np.ndarray:
+        if isinstance(values, np.ndarray):  # a binary tensor: typed already, only finiteness to check
+            array = values.astype(np.float64, copy=False)
+            if np.isinf(array).any():
+                row = int(np.flatnonzero(np.isinf(array))[0])
+                self._refuse(name, values, row, single, f"{array[row]!r} is not a finite number", _NUMBER_EXPECTED)
+            return array
         if not set(map(type, values)) <= _NUMBER_TYPES:
             row = _first(values, lambda v: type(v) not in _NUMBER_TYPES)
             self._refuse(name, values, row, single, f"{values[row]!r} is not a number", _NUMBER_EXPECTED)
@@ -167,7 +213,7 @@ class RecordParser:
             self._refuse(name, values, row, single, f"{values[row]!r} is not a finite number", _NUMBER_EXPECTED)
         return array
 
-    def _refuse(self, name: str, values: Sequence[Any], row: int, single: bool, problem: str, expected: str) -> NoReturn:
+    def _refuse(self, name: str, values: Sequence[Any], row: int, single: bool | None, problem: str, expected: str) -> NoReturn:
         """The one 422 of every per-value check: names the feature's field path and echoes the value."""
         raise InvalidInput(
             f"feature {name!r}: {problem}", field=self._field(row, name, single), value=values[row], expected=expected

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench import batch, footprint, latency, report, server, throughput, training
+from bench import batch, footprint, formats, latency, report, server, throughput, training
 
 
 def _load() -> str:
@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["throughput"] = {"workers_1": _throughput(one.port, record, args)}
             records = batch.demo_records(record, args.batch)
             results["batch"] = batch.run(one.port, bundle, records, repeats=args.batch_repeats)
+            manifest = json.loads((bundle / "manifest.json").read_text())
+            results["batch_formats"] = formats.run(one.port, bundle.parent.name, manifest, records, repeats=args.batch_repeats)
             results["footprint"]["rss_after_traffic_mb"] = round(server.rss_mb(one.pid), 1)
         finally:
             one.stop()

@@ -22,6 +22,35 @@ def _verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
 
 
+FORMATS = {
+    "rows": ("row format `/predict`", None),
+    "columns": ("native columnar `/predict?orient=columns`", 35.0),
+    "v2_json": ("v2 JSON `/v2/models/{name}/infer`", 35.0),
+    "v2_binary": ("v2 binary tensors", 35.0),
+}
+
+
+def _format_rows(formats: dict[str, Any] | None) -> list[tuple[str, str, str, str, bool | None]]:
+    """The same batch in each answer format, interleaved in one run (bench/formats.py)."""
+    if not formats:
+        return []
+    rows = []
+    for key, (label, target) in FORMATS.items():
+        entry = formats["formats"].get(key)
+        if entry is None:
+            continue
+        rows.append(
+            (
+                f"Batch of {formats['records']:,}, {label} (median of {formats['repeats']})",
+                f"{_fmt(entry['http_median_ms'])} ms, {_fmt(entry['rows_per_s'])} rows/s",
+                "—" if target is None else f"≤ {target:g} ms",
+                f"best {_fmt(entry['http_best_ms'])} ms; in {_fmt(entry['request_bytes'] / 1e3)} kB, out {_fmt(entry['response_bytes'] / 1e3)} kB",
+                None if target is None else entry["http_median_ms"] <= target,
+            )
+        )
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     lat, batch, foot = results["latency"], results["batch"], results["footprint"]
     thr, train = results["throughput"], results.get("training")
@@ -88,6 +117,7 @@ def table(results: dict[str, Any]) -> str:
             f"sum {_fmt(stages['sum_of_stages_ms'])} ms",
             None,
         ),
+        *_format_rows(results.get("batch_formats")),
         (
             "Serving RSS after load · after the benchmarks",
             f"{_fmt(foot['rss_after_load_mb'])} · {_fmt(foot['rss_after_traffic_mb'])} MB",

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import BodyDep, ServedDep, get_served, read_body
 from app.responses import FastJSONResponse
 from app.schemas import ErrorBody
+from features.errors import InvalidInput
 
 router = APIRouter(tags=["records"])
 # Small bodies are handled on the event loop (a threadpool hop costs ~300 µs); big batches go to
@@ -30,12 +31,19 @@ async def _run(function: Callable[[bytes], dict[str, Any]], body: bytes) -> Fast
     responses=ERRORS,
     summary="Predict one record or a batch",
     description='One record, or `{"records": [...]}`. Each prediction lists `warnings`: unseen or missing '
-    "categories (the trained unknown vector was used), imputed or clipped numbers.",
+    "categories (the trained unknown vector was used), imputed or clipped numbers. `?orient=columns` answers "
+    "one array per output and the warnings as `[row, field, type]` triples (docs/v2.md).",
 )
 async def predict(request: Request) -> FastJSONResponse:
     # the same two dependencies as the other routes, called directly: FastAPI's dependency
     # resolution is a measurable share of a ~250 µs request, and /predict is the hot path
     served = get_served(request)
+    if request.scope["query_string"]:  # the single-record hot path never parses a query string
+        orient = request.query_params.get("orient", "records")
+        if orient == "columns":
+            return await _run(served.predictor.predict_records_as_columns, await read_body(request))
+        if orient != "records":
+            raise InvalidInput(f"unknown orient {orient!r}", field="orient", value=orient, expected="'records' or 'columns'")
     return await _run(served.predictor.predict, await read_body(request))
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 from schemathesis.python.asgi import shutdown_lifespans
@@ -58,6 +59,7 @@ def test_every_operation_fuzzed_without_5xx_or_undocumented_answers(schema):
     # served model names) runs out of distinct valid cases long before per_strategy
     per_strategy = math.ceil(1.1 * (TARGET_REQUESTS - plain) / (2 * len(fuzzed)))
     sent: Counter[str] = Counter()
+    unsatisfiable: list[tuple[str, str]] = []
     statuses: Counter[int] = Counter()
 
     for operation in operations:
@@ -75,12 +77,18 @@ def test_every_operation_fuzzed_without_5xx_or_undocumented_answers(schema):
                 )
                 case.validate_response(response)  # status code, content type and body as documented
 
-            fuzz()
+            try:
+                fuzz()
+            except Unsatisfiable:
+                unsatisfiable.append((operation.label, mode.name))
 
+    # a negative case is impossible when every input is a path segment whose schema is a plain string or
+    # an enum of served names: schemathesis cannot make a non-string path; positive cases must always exist
+    assert all(mode == "NEGATIVE" for _, mode in unsatisfiable), unsatisfiable
     assert set(sent) == {op.label for op in operations} and len(sent) >= 10, sent
     assert sum(sent.values()) >= TARGET_REQUESTS, sent
     assert not [code for code in statuses if code >= 500], statuses
     # both sides were exercised: answers (2xx) and refusals (4xx)
-    assert sum(n for code, n in statuses.items() if code < 300) > 300
+    assert sum(n for code, n in statuses.items() if code < 300) > 0.1 * sum(sent.values()), statuses
     assert sum(n for code, n in statuses.items() if 400 <= code < 500) > 300
     print(f"schemathesis: {sum(sent.values())} requests over {len(sent)} operations; statuses {dict(sorted(statuses.items()))}")

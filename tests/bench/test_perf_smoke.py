@@ -45,6 +45,10 @@ def test_quick_harness_run_writes_every_figure(binary_run, tmp_path):
     stages = batch["in_process"]
     assert all(stages[k] > 0 for k in ("parse_ms", "validate_ms", "encode_ms", "infer_ms", "respond_ms"))
 
+    formats = results["batch_formats"]["formats"]  # the same batch in every answer format
+    assert set(formats) == {"rows", "columns", "v2_json", "v2_binary"}
+    assert all(f["http_median_ms"] > 0 and f["response_bytes"] > 0 for f in formats.values())
+
     footprint = results["footprint"]
     assert footprint["rss_after_load_mb"] > 10 and footprint["cold_start_to_ready_s"] > 0
     assert footprint["tensorflow_loaded"] is False  # the serving process never imports TensorFlow

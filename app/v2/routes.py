@@ -1,0 +1,150 @@
+"""The Open Inference Protocol v2 REST routes: health, metadata, readiness and inference.
+
+They find models only through app.lookup and predict only through the Predictor's columnar
+method. Errors leave in the protocol's shape, ``{"error": "<message>"}``: validation errors
+(the native 422) are 400, unknown models and versions 404, a model not loaded 503, an
+over-limit body 413, a missing API key 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app import __version__
+from app.auth import API_KEY
+from app.deps import read_body
+from app.lookup import ModelNotFound, model_versions, served_model, server_ready
+from app.responses import FastJSONResponse
+from app.serving import ServedModel
+from app.v2 import binary, codec
+from features.errors import CatembedError
+
+EXTENSIONS = ["binary_tensor_data"]
+THREADPOOL_BYTES = 64 * 1024  # as /predict: big batches go to a worker thread
+
+
+def v2_error(status: int, message: str, headers: dict[str, str] | None = None) -> FastJSONResponse:
+    return FastJSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class V2Route(APIRoute):
+    """Answers every error of these routes in the protocol's own error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CatembedError as exc:
+                return v2_error(400 if exc.status_code == 422 else exc.status_code, exc.message)
+            except RequestValidationError as exc:
+                first = exc.errors()[0]
+                return v2_error(400, f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}")
+            except HTTPException as exc:
+                return v2_error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+        return guarded
+
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol v2"], route_class=V2Route)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}}
+    for code in (400, 404, 503)
+}
+
+
+def _model(request: Request, name: str, version: str | None) -> ServedModel:
+    if version is None:
+        return served_model(request, name)
+    if not version.isdigit():
+        raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers", field="version", value=version)
+    return served_model(request, name, int(version))
+
+
+@router.get("/health/live", summary="Liveness (v2)")
+async def live() -> FastJSONResponse:
+    return FastJSONResponse({"live": True})
+
+
+@router.get("/health/ready", summary="Readiness (v2): 200 when every model is loaded, else 503")
+async def ready(request: Request) -> FastJSONResponse:
+    is_ready = server_ready(request)
+    return FastJSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@router.get("", summary="Server metadata (v2)")
+async def server_metadata() -> FastJSONResponse:
+    return FastJSONResponse({"name": "catembed", "version": __version__, "extensions": EXTENSIONS})
+
+
+async def _metadata(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
+    predictor = _model(request, name, version).predictor
+    return FastJSONResponse(
+        {
+            "name": predictor.name,
+            "versions": [str(v) for v in model_versions(request, predictor.name)],
+            "platform": "catembed_numpy",
+            "inputs": codec.input_metadata(predictor),
+            "outputs": codec.output_metadata(predictor),
+        }
+    )
+
+
+async def _ready(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
+    predictor = _model(request, name, version).predictor
+    return FastJSONResponse({"name": predictor.name, "version": str(predictor.version), "ready": True})
+
+
+async def _infer(request: Request, name: str, version: str | None = None) -> Response:
+    predictor = _model(request, name, version).predictor
+    body = await read_body(request)
+    header_length = request.headers.get(binary.HEADER)
+
+    def answer() -> tuple[bytes, int | None]:
+        header, data = binary.split_body(body, header_length)
+        infer_request = codec.decode_request(header, data, predictor)
+        return codec.encode_response(predictor.predict_columns(infer_request.columns), infer_request)
+
+    content, json_length = await run_in_threadpool(answer) if len(body) > THREADPOOL_BYTES else answer()
+    if json_length is None:
+        return Response(content, media_type="application/json")
+    return Response(content, media_type="application/octet-stream", headers={"Inference-Header-Content-Length": str(json_length)})
+
+
+for path, endpoint, summary in (
+    ("/models/{name}", _metadata, "Model metadata (v2)"),
+    ("/models/{name}/versions/{version}", _metadata, "Model version metadata (v2)"),
+    ("/models/{name}/ready", _ready, "Model readiness (v2)"),
+    ("/models/{name}/versions/{version}/ready", _ready, "Model version readiness (v2)"),
+):
+    router.add_api_route(path, endpoint, methods=["GET"], summary=summary, responses=ERRORS)
+
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "array"}}}
+            }
+        },
+    }
+}
+for path in ("/models/{name}/infer", "/models/{name}/versions/{version}/infer"):
+    router.add_api_route(
+        path,
+        _infer,
+        methods=["POST"],
+        summary="Inference (v2): one tensor per feature; JSON or binary tensor data",
+        responses={**ERRORS, 413: ERRORS[400]},
+        openapi_extra=INFER_BODY,
+        dependencies=API_KEY,
+    )

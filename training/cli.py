@@ -127,6 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="catembed", description="Entity embeddings for tabular data, trained and served.")
+    parser.add_argument("--version", action="version", version=f"catembed {_version()}")
     commands = parser.add_subparsers(dest="command")
 
     t = commands.add_parser("train", help="train a model and write a versioned bundle")
@@ -179,6 +180,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=_serve)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("catembed")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _names(text: str | None) -> list[str] | None:

@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from training.native_log import held_native_log
+
+    with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
+        return _train_quietly(args)
+
+
+def _train_quietly(args: argparse.Namespace) -> int:
     from training.config import PRESETS
     from training.data import DEMO_DATA, DEMO_SPEC, read_table
     from training.spec import dump_spec, load_spec, resolve_spec
@@ -162,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
+    t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     t.set_defaults(func=_train)
 
     e = commands.add_parser("export-embeddings", help="write every feature's embedding table")

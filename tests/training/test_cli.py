@@ -52,7 +52,31 @@ def cli_model(planted_csv, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "resolved spec" in result.stdout and "holdout:" in result.stdout
+    assert_only_catembed_progress(result)
     return out / "planted"
+
+
+TENSORFLOW_LOG_MARKS = ("absl::InitializeLog", "oneDNN", "NodeDef", "I0000", "W0000", "E0000", "tensorflow/")
+
+
+def assert_only_catembed_progress(result: subprocess.CompletedProcess[str]) -> None:
+    """What `catembed train` prints: its spec, one line per epoch with the losses, holdout metrics, the bundle."""
+    for mark in TENSORFLOW_LOG_MARKS:
+        assert mark not in result.stdout + result.stderr, (mark, result.stderr[-2000:])
+    assert result.stderr == ""
+    epochs = [line for line in result.stdout.splitlines() if " - loss: " in line]
+    assert epochs and all("val_loss: " in line for line in epochs), result.stdout
+    assert result.stdout.count("Epoch ") == len(epochs)
+    assert "\nwrote " in result.stdout
+
+
+def test_verbose_shows_tensorflow_log(planted_csv, tmp_path):
+    # the quiet run above proves nothing unless TensorFlow does log here: --verbose shows it
+    catembed = str(Path(sys.executable).parent / "catembed")
+    argv = ["train", "--data", str(planted_csv), "--target", "label", "--name", "v", "--out", str(tmp_path), *FAST]
+    result = subprocess.run([catembed, *argv, "--epochs", "1", "--verbose"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(mark in result.stderr for mark in TENSORFLOW_LOG_MARKS), result.stderr[-2000:]
 
 
 def test_cli_learns_the_planted_signal(cli_model):

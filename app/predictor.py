@@ -41,7 +41,8 @@ class Predictor:
         self.encoder, self.graph, self.target = bundle.encoder, bundle.graph, bundle.target
         self.categorical: list[str] = list(self.encoder.categorical)
         self.numeric: list[str] = list(self.encoder.numeric)
-        self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length)
+        self.ignored: dict[str, str] = dict(self.manifest.get("ignored_columns") or {})  # older bundles: none
+        self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length, self.ignored)
         self.one_record = OneRecordPath(self.encoder, self.graph, max_string_length)
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self._label_keys = [str(label) for label in self.labels]

@@ -54,3 +54,13 @@ def test_anything_unusual_is_left_to_the_general_path(encoder, clean_rows):
     ]
     assert all(one.encode(r) is None for r in declined)
     assert encoder.one_row(max_string_length=1).encode(row) is None  # vocabulary longer than the request limit
+
+
+def test_the_service_reaches_into_no_encoder_internals():
+    from pathlib import Path
+
+    app = Path(__file__).parents[2] / "app"
+    for path in app.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for private in ("_lookup(", "_missing_cache", "_scaling"):
+            assert private not in source, f"{path.name} uses the encoder's {private}"

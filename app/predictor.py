@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from app.columnar import ColumnarPrediction, Flag, outputs_of
-from app.one_record import OneRecordPath
 from app.records import ParsedRecords, RecordParser
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
@@ -42,8 +41,9 @@ class Predictor:
         self.encoder, self.graph, self.target = bundle.encoder, bundle.graph, bundle.target
         self.categorical: list[str] = list(self.encoder.categorical)
         self.numeric: list[str] = list(self.encoder.numeric)
-        self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length)
-        self.one_record = OneRecordPath(self.encoder, self.graph, max_string_length)
+        self.ignored: dict[str, str] = dict(self.manifest.get("ignored_columns") or {})  # older bundles: none
+        self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length, self.ignored)
+        self.one_row = self.encoder.one_row(max_string_length)  # the single clean record's fast path
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self._label_keys = [str(label) for label in self.labels]
         self._label_array = np.empty(len(self.labels), dtype=object)
@@ -56,9 +56,10 @@ class Predictor:
 
     def predict(self, body: bytes) -> dict[str, Any]:
         payload = self.parser.loads(body)
-        fast = self.one_record.output(payload)
+        fast = self.one_row.encode(payload)
         if fast is not None:  # one record with at most unknown or missing categories to report
-            output, zeros = fast
+            codes, numeric, zeros = fast
+            output = self.graph.one(codes, numeric)
             self.drift.rows += 1
             notes = {}
             if zeros:

@@ -8,6 +8,7 @@ offending record, to name it in the error.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +39,21 @@ class ParsedRecords:
 
 
 class RecordParser:
-    def __init__(self, categorical: Sequence[str], numeric: Sequence[str], max_records: int, max_string_length: int) -> None:
+    def __init__(
+        self,
+        categorical: Sequence[str],
+        numeric: Sequence[str],
+        max_records: int,
+        max_string_length: int,
+        ignored: Mapping[str, str] | None = None,
+    ) -> None:
         self.categorical = list(categorical)
         self.numeric = list(numeric)
         self.features = [*self.categorical, *self.numeric]
+        # columns the training table had but the model does not use (target, dropped, not
+        # selected): a record of the training table's shape carries them, so they are ignored
+        self.ignored = {name: reason for name, reason in (ignored or {}).items() if name not in self.features}
+        self._allowed = frozenset(self.features) | frozenset(self.ignored)
         self.max_records = max_records
         self.max_string_length = max_string_length
         self._getters = [itemgetter(name) for name in self.features]
@@ -147,11 +159,12 @@ class RecordParser:
             raise InvalidInput(
                 f"records[{row}] is not a JSON object", field=f"records[{row}]", value=records[row], expected="a JSON object"
             )
-        if set(map(len, records)) == {len(self.features)}:
-            try:
+        exact = set(map(len, records)) == {len(self.features)}
+        if exact or (self.ignored and set().union(*records) <= self._allowed):
+            try:  # itemgetter takes the features and leaves ignored fields behind
                 return [list(map(getter, records)) for getter in self._getters]
             except KeyError:
-                pass  # same number of keys but a wrong one: find it below
+                pass  # a feature is absent or a key is wrong: find it below
         for row, record in enumerate(records):
             absent = [name for name in self.features if name not in record]
             if absent:
@@ -160,12 +173,14 @@ class RecordParser:
                     field=self._field(row, absent[0], single),
                     expected="a value or null for every feature",
                 )
-            extra = [key for key in record if key not in self.features]
+            extra = [key for key in record if key not in self._allowed]
             if extra:
+                close = difflib.get_close_matches(extra[0], self.features, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise InvalidInput(
-                    f"unknown field {extra[0]!r}; features are {self._listing}",
+                    f"unknown field {extra[0]!r}{hint}; features are {self._listing}",
                     field=self._field(row, extra[0], single),
-                    expected="only the model's features",
+                    expected="only the model's features",  # (and the training table's ignored columns)
                 )
         raise AssertionError("unreachable: a malformed record was not found")
 

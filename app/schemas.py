@@ -100,6 +100,11 @@ def record_models(manifest: dict[str, Any], max_records: int, max_string_length:
             )
         # python-safe attribute names; the JSON keys (aliases) are the real feature names
         fields[f"f{i}"] = (annotation, Field(..., alias=name, description=about, examples=[example.get(name)]))
+    features = {feature["name"] for feature in manifest["features"]}
+    ignored = {name: why for name, why in (manifest.get("ignored_columns") or {}).items() if name not in features}
+    for i, (name, why) in enumerate(ignored.items()):
+        # the training table's other columns: any value, accepted and ignored
+        fields[f"ignored{i}"] = (Any, Field(None, alias=name, description=f"ignored ({why}); any value or absent"))
     forbid = ConfigDict(extra="forbid")
     record: Any = create_model("Record", __config__=forbid, **fields)
     batch = create_model(

@@ -42,6 +42,8 @@ class ServedModel:
             "labels": m["target"].get("labels"),
             "features": m["features"],
             "numeric_inputs": m.get("numeric_inputs", []),
+            # training-table columns a record may carry; accepted and ignored
+            "ignored_columns": [{"name": name, "reason": why} for name, why in self.predictor.ignored.items()],
             "metrics": m.get("metrics", {}),
             "created_at": m.get("created_at"),
             "training": {

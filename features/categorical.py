@@ -102,19 +102,31 @@ class CategoricalEncoder(ParamsMixin):
             return mask
         # rare values folded into index 0 recur in every batch: remember each raw value's verdict
         # instead of canonicalising it again (values here passed transform, so they are hashable)
-        known = self.__dict__.setdefault("_missing_cache", {})
+        known = self.missing_verdicts()
         picked = [values[i] for i in rows]
         flags = list(map(known.get, picked))
         for j in [j for j, flag in enumerate(flags) if flag is None]:
             raw = picked[j]
-            flags[j] = canonical(raw) is None
+            verdict = canonical(raw) is None
+            flags[j] = verdict
             if len(known) < _MAX_CACHED_MISSES and raw == raw:  # not NaN
-                known[raw] = flags[j]
+                known[raw] = verdict
         mask[rows] = flags
         return mask
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(["index"], dtype=object)
+
+    def value_codes(self) -> dict[Any, int]:
+        """Raw value → embedding row for every value known to map without canonical(): the
+        vocabulary's canonical strings, and their exact integer spellings (JSON sends month: 7)."""
+        return self._lookup()
+
+    def missing_verdicts(self) -> dict[Any, bool]:
+        """Raw values already seen at index 0 → missing (True) or unknown (False); filled by
+        ``missing_mask``, bounded, and not saved with the encoder."""
+        verdicts: dict[Any, bool] = self.__dict__.setdefault("_missing_cache", {})
+        return verdicts
 
     def _lookup(self) -> dict[Any, int]:
         if self._cache is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from features.categorical import UNKNOWN_INDEX, CategoricalEncoder, as_list
 from features.errors import InvalidInput
 from features.numeric import NumericEncoder
 from features.params import ParamsMixin
+
+if TYPE_CHECKING:
+    from features.one_row import OneRowEncoder
 
 Columns = Mapping[str, Any]  # a DataFrame or {name: sequence}
 
@@ -104,6 +107,12 @@ class TabularEncoder(ParamsMixin):
         if self.numeric_ is not None:
             numeric, imputed, clipped = self.numeric_.transform_with_report(self._numeric_matrix(X))
         return EncodedBatch(codes, numeric, unknown, missing, imputed, clipped)
+
+    def one_row(self, max_string_length: int) -> OneRowEncoder:
+        """The single-record fast path of this fitted encoder (see ``features.one_row``)."""
+        from features.one_row import OneRowEncoder
+
+        return OneRowEncoder(self, max_string_length)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the model's inputs: each categorical feature, then the numeric columns."""

@@ -70,6 +70,11 @@ class NumericEncoder(ParamsMixin):
         return getattr(self, "scaling", "standard")  # bundles written before the option existed
 
     @property
+    def scaling_in_use(self) -> str:
+        """The scaling transform applies: 'standard', 'quantile' or 'both' (old bundles: 'standard')."""
+        return self._scaling
+
+    @property
     def n_outputs(self) -> int:
         self._check_fitted("indicators_")
         return len(self.names) * (2 if self._scaling == "both" else 1) + int(self.indicators_.sum())

@@ -4,6 +4,7 @@ each embedding is. Saved next to the model so a user can edit it and train again
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +45,22 @@ class FeatureSpec:
     @property
     def features(self) -> list[str]:
         return [*self.categorical, *self.numeric]
+
+    def ignored_columns(self, columns: Iterable[Any]) -> dict[str, str]:
+        """Every column of the training table that is not a feature, with why it was left out.
+
+        Saved in the manifest, so the service accepts records of the training table's shape
+        and ignores these fields, while a field the table never had is still an error."""
+        features = set(self.features)
+        ignored = {}
+        for name in map(str, columns):
+            if name == self.target:
+                ignored[name] = "the target"
+            elif name in self.dropped:
+                ignored[name] = self.dropped[name]
+            elif name not in features:
+                ignored[name] = "not selected: not among the spec's categorical or numeric columns"
+        return ignored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from training.native_log import held_native_log
+
+    with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
+        return _train_quietly(args)
+
+
+def _train_quietly(args: argparse.Namespace) -> int:
     from training.config import PRESETS
     from training.data import DEMO_DATA, DEMO_SPEC, read_table
     from training.spec import dump_spec, load_spec, resolve_spec
@@ -127,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="catembed", description="Entity embeddings for tabular data, trained and served.")
+    parser.add_argument("--version", action="version", version=f"catembed {_version()}")
     commands = parser.add_subparsers(dest="command")
 
     t = commands.add_parser("train", help="train a model and write a versioned bundle")
@@ -161,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
+    t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     t.set_defaults(func=_train)
 
     e = commands.add_parser("export-embeddings", help="write every feature's embedding table")
@@ -179,6 +187,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=_serve)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("catembed")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _names(text: str | None) -> list[str] | None:

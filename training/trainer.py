@@ -60,6 +60,7 @@ def train(
     verbose: int | None = None,
 ) -> TrainResult:
     started = time.perf_counter()
+    ignored = spec.ignored_columns(frame.columns)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     frame = _usable_rows(frame, spec, log)
@@ -127,6 +128,7 @@ def train(
         "target": _target_manifest(spec.target, target),
         "features": _features_manifest(encoder, dims, embedding_layers),
         "numeric_inputs": list(encoder.numeric_.get_feature_names_out()) if encoder.numeric_ is not None else [],
+        "ignored_columns": ignored,  # the service accepts and ignores these fields of a record
         "example": _example(train_frame, spec),
         "metrics": {"holdout": holdout, "baseline": baseline},
         "training": {

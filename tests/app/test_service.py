@@ -35,7 +35,8 @@ def test_ready_is_503_before_a_model_is_loaded(binary_run):
 def test_openapi_shows_the_models_features_and_example(client, example):
     schema = client.get("/openapi.json").json()
     record = schema["components"]["schemas"]["Record"]
-    assert set(record["properties"]) == set(example) and set(record["required"]) == set(example)
+    # the features are required; the target, the table's one other column, is accepted and ignored
+    assert set(record["properties"]) == {*example, "label"} and set(record["required"]) == set(example)
     assert record["additionalProperties"] is False
     assert record["properties"]["city"]["examples"] == [example["city"]]
     assert "numeric: training range" in record["properties"]["x"]["description"]

@@ -1,14 +1,20 @@
 """`catembed train` and `export-embeddings` end to end, and every error the CLI promises."""
 
+import contextlib
+import errno
+import os
+import shutil
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.artifacts import list_versions, load_bundle
+from features.artifacts import list_versions, load_bundle, write_bundle
 from tests.synthetic import planted_frame
 from training.cli import main
 
@@ -46,7 +52,31 @@ def cli_model(planted_csv, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "resolved spec" in result.stdout and "holdout:" in result.stdout
+    assert_only_catembed_progress(result)
     return out / "planted"
+
+
+TENSORFLOW_LOG_MARKS = ("absl::InitializeLog", "oneDNN", "NodeDef", "I0000", "W0000", "E0000", "tensorflow/")
+
+
+def assert_only_catembed_progress(result: subprocess.CompletedProcess[str]) -> None:
+    """What `catembed train` prints: its spec, one line per epoch with the losses, holdout metrics, the bundle."""
+    for mark in TENSORFLOW_LOG_MARKS:
+        assert mark not in result.stdout + result.stderr, (mark, result.stderr[-2000:])
+    assert result.stderr == ""
+    epochs = [line for line in result.stdout.splitlines() if " - loss: " in line]
+    assert epochs and all("val_loss: " in line for line in epochs), result.stdout
+    assert result.stdout.count("Epoch ") == len(epochs)
+    assert "\nwrote " in result.stdout
+
+
+def test_verbose_shows_tensorflow_log(planted_csv, tmp_path):
+    # the quiet run above proves nothing unless TensorFlow does log here: --verbose shows it
+    catembed = str(Path(sys.executable).parent / "catembed")
+    argv = ["train", "--data", str(planted_csv), "--target", "label", "--name", "v", "--out", str(tmp_path), *FAST]
+    result = subprocess.run([catembed, *argv, "--epochs", "1", "--verbose"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(mark in result.stderr for mark in TENSORFLOW_LOG_MARKS), result.stderr[-2000:]
 
 
 def test_cli_learns_the_planted_signal(cli_model):
@@ -169,42 +199,63 @@ def test_unwritable_output_is_a_clear_error(capsys, tmp_path, planted_csv):
     assert f"could not write the model under {blocker}" in err
 
 
-READ_ONLY_WRITER = """
-import sys
-from pathlib import Path
-from features.artifacts import write_bundle
-def files(folder):
+@contextlib.contextmanager
+def refused_writes(folder: Path) -> Iterator[str]:
+    """Make ``folder`` refuse writes for this process, and say how.
+
+    Permissions do not stop root, so as root the folder becomes a read-only bind mount of itself
+    (the kernel answers EROFS) or, where mounting is not allowed, immutable (chattr +i: EPERM).
+    Both act on the folder alone, so the test does not care where the checkout or the venv lives.
+    """
+    if os.geteuid() != 0:
+        os.chmod(folder, 0o555)
+        try:
+            yield "chmod 555"
+        finally:
+            os.chmod(folder, 0o755)
+        return
+    for lock, unlock in (
+        (
+            [["mount", "--bind", str(folder), str(folder)], ["mount", "-o", "remount,bind,ro", str(folder)]],
+            [["umount", str(folder)]],
+        ),
+        ([["chattr", "+i", str(folder)]], [["chattr", "-i", str(folder)]]),
+    ):
+        if shutil.which(lock[0][0]) is None:
+            continue
+        done = [subprocess.run(step, capture_output=True).returncode == 0 for step in lock]
+        if not done[0]:
+            continue
+        try:
+            if all(done):
+                yield lock[-1][0]
+                return
+        finally:
+            for step in unlock:
+                subprocess.run(step, capture_output=True, check=True)
+    pytest.skip("as root, neither a read-only bind mount nor chattr +i is available here")
+
+
+def _files(folder: Path) -> None:
     for name in ("model.keras", "graph.npz", "encoders.joblib"):
         (folder / name).write_bytes(b"x")
-try:
-    write_bundle(Path(sys.argv[1]), "planted", {}, files)
-except PermissionError as exc:
-    print("refused:", exc.strerror)
-    sys.exit(3)
-"""
 
 
 def test_read_only_output_keeps_earlier_versions(tmp_path, cli_model):
-    import os
-    import shutil
-
     out = tmp_path / "ro"
     shutil.copytree(cli_model, out / "planted")
     before = sorted(p.name for p in (out / "planted").iterdir())
-    os.chmod(out / "planted", 0o555)
-    # root ignores permissions, so the writer runs as 'nobody' when the suite runs as root
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-    for folder in (tmp_path, out):
-        os.chmod(folder, 0o755)
-    result = subprocess.run(
-        [*prefix, sys.executable, "-c", READ_ONLY_WRITER, str(out)],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).parents[2],
-        timeout=60,
-    )
-    os.chmod(out / "planted", 0o755)
-    assert result.returncode == 3, result.stderr
-    assert "refused: Permission denied" in result.stdout
+    with refused_writes(out / "planted"), pytest.raises(OSError) as refused:
+        write_bundle(out, "planted", {}, _files)
+    assert refused.value.errno in (errno.EACCES, errno.EPERM, errno.EROFS), refused.value
     assert sorted(p.name for p in (out / "planted").iterdir()) == before
     load_bundle(out / "planted")  # the earlier version still loads
+
+
+def test_version_prints_the_installed_version(capsys):
+    with open(Path(__file__).parents[2] / "pyproject.toml", "rb") as f:
+        declared = tomllib.load(f)["project"]["version"]
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"catembed {declared}"

@@ -1,11 +1,12 @@
-"""The commonest request — one clean record — without columns, masks or a batch around it.
+"""The commonest request — one clean record — encoded without columns, masks or a batch around it.
 
-It takes a record with exactly the model's features, every category a value the service has seen
+It takes a record with exactly the model's features, every category a value the encoder has seen
 before (known, or already found unknown or missing: those come back as warnings), and every
 number present and inside the training range. A dict probe per category and a few float
-operations build the model input, and the graph's one-row path predicts it. Anything else
-returns None and the general path (records.RecordParser → TabularEncoder) decides, so imputation,
-clipping and every error keep one implementation.
+operations build the model input for ``InferenceGraph.one``. Anything else returns None and the
+general path (the service's record parser → ``TabularEncoder.transform``) decides, so
+imputation, clipping and every error keep one implementation. It lives beside the encoders
+because it reproduces their arithmetic, and is checked against them when built.
 """
 
 from __future__ import annotations
@@ -13,29 +14,35 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from operator import itemgetter, le
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from features.encoder import TabularEncoder
-from features.graph import InferenceGraph
+if TYPE_CHECKING:
+    from features.encoder import TabularEncoder
 
 _NUMBER_TYPES = frozenset({int, float})  # not bool, not None: those take the general path
 
 
-class OneRecordPath:
-    def __init__(self, encoder: TabularEncoder, graph: InferenceGraph, max_string_length: int) -> None:
+# what encode() returns: the embedding row per categorical feature, the scaled numeric inputs
+# (None without numeric features), and (position, missing?) of each category that took row 0
+OneRow = tuple[list[int], np.ndarray | None, list[tuple[int, bool]]]
+
+
+class OneRowEncoder:
+    """Built by ``TabularEncoder.one_row``; ``encode(record)`` gives the model input or None."""
+
+    def __init__(self, encoder: TabularEncoder, max_string_length: int) -> None:
         features = encoder.features
         self.n_features, self.n_categorical = len(features), len(encoder.categorical)
         self.getter = itemgetter(*features)
-        self.caches = [encoder.categorical_[name]._lookup() for name in encoder.categorical]
+        self.caches = [encoder.categorical_[name].value_codes() for name in encoder.categorical]
         # raw value → missing (True) or unknown (False), filled by CategoricalEncoder.missing_mask
-        self.missing = [vars(encoder.categorical_[name]).setdefault("_missing_cache", {}) for name in encoder.categorical]
+        self.missing = [encoder.categorical_[name].missing_verdicts() for name in encoder.categorical]
         # a vocabulary value longer than the request limit must still be refused by the general path
         self.enabled = len(features) > 1 and all(
             len(value) <= max_string_length for name in encoder.categorical for value in encoder.categorical_[name].vocabulary_
         )
-        self.graph = graph
         numeric = encoder.numeric_
         self.has_numeric = numeric is not None
         self.numeric = numeric
@@ -44,7 +51,7 @@ class OneRecordPath:
             self.mins, self.maxs = numeric.mins_.tolist(), numeric.maxs_.tolist()
             self.means, self.scales = numeric.means_.tolist(), numeric.scales_.tolist()
             self.indicators = [0.0] * int(numeric.indicators_.sum())  # nothing was imputed
-            scaling = getattr(numeric, "_scaling", "standard")
+            scaling = numeric.scaling_in_use
             self.scaling = scaling if scaling in ("standard", "quantile", "both") else "standard"
             knots = zip(getattr(numeric, "quantile_values_", []), getattr(numeric, "quantile_scores_", []), strict=True)
             self.knots = [(xp.tolist(), fp.tolist()) for xp, fp in knots]
@@ -65,9 +72,9 @@ class OneRecordPath:
             scaled += [_interp(float(x), xp, fp) for x, (xp, fp) in zip(numbers, self.knots, strict=True)]
         return np.array(scaled + self.indicators, dtype=np.float32)
 
-    def output(self, payload: Any) -> tuple[np.ndarray, list[tuple[int, bool]]] | None:
-        """The network's output (1, k) and, for each categorical feature that took the unknown
-        row, (its position, whether it was missing); None when the general path must decide."""
+    def encode(self, payload: Any) -> OneRow | None:
+        """Codes, numeric inputs and, for each categorical feature that took the unknown row,
+        (its position, whether it was missing); None when the general path must decide."""
         if not self.enabled or type(payload) is not dict or len(payload) != self.n_features:
             return None
         try:
@@ -99,7 +106,7 @@ class OneRecordPath:
                 numeric = self.numeric.transform_with_report(np.array([numbers], dtype=np.float64))[0][0]
             else:
                 numeric = self._standardised(numbers)
-        return self.graph.one(codes, numeric), zeros
+        return codes, numeric, zeros
 
 
 def _interp(x: float, xp: list[float], fp: list[float]) -> float:

@@ -62,7 +62,7 @@ def test_unknown_orient_is_refused(client, example):
 
 @pytest.mark.parametrize("nested", [False, True], ids=["[N]", "[N,1]"])
 def test_v2_json_equals_the_row_format_and_counts_drift(client, binary_run, rows, nested):
-    predictor = client.app.state.served.predictor
+    predictor = client.app.state.repository.default().predictor
     before = predictor.drift.predictions
     response = _infer(client, {"id": "a", "inputs": _tensors(binary_run, rows, nested)})  # no Content-Type
     assert response.status_code == 200, response.text

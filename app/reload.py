@@ -89,9 +89,13 @@ class Reloader:
             await asyncio.sleep(interval)
             for name in self.repository.scan():
                 if name not in self.repository.entries:  # a model folder that appeared: serve it
-                    with contextlib.suppress(LoadFailed):
+                    try:
                         async with self._lock:
                             await self._load_policy(self.repository.add(name))
+                    except LoadFailed:
+                        pass  # logged; the model shows UNAVAILABLE with the reason
+                    except Exception:
+                        log.exception("loading the new model %s failed", name, extra={"model": name})
             for entry in list(self.repository.entries.values()):
                 try:
                     async with self._lock:

@@ -8,7 +8,7 @@ MODEL_DIR ?= model_artifacts/flights
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test install demo lint bench bench-quality docker-test audit clean
+.PHONY: run test install demo lint bench bench-repository bench-quality docker-test audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ test: lint
 bench: $(STAMP)  # the README performance table: latency, throughput, batch, training, footprint
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.perf
+
+bench-repository: $(STAMP)  # docs/repository.md: RSS of one server with 1 vs 10 demo-sized models
+	nice -n 10 $(BIN)/python -m bench.repository --models 10
 
 bench-quality: $(STAMP)  # the README quality table: catembed vs LightGBM vs LightGBM + embeddings
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

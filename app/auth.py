@@ -1,8 +1,9 @@
 """Optional API key for the routes that run the model or change the service.
 
-Unset ``CATEMBED_API_KEY`` = open service. Set = ``/predict``, ``/encode``, ``/embed`` and
-``/admin/*`` need ``Authorization: Bearer <key>``; health, readiness, metrics, the model
-description, the embedding lookups and the docs stay open (see docs/readme/operations.md).
+Unset ``CATEMBED_API_KEY`` = open service. Set = ``/predict``, ``/encode``, ``/embed`` (also
+under ``/models/{name}/...``), ``/admin/*`` and ``/v2/repository/*`` need ``Authorization: Bearer
+<key>``; health, readiness, metrics, the model descriptions and list, the embedding lookups and
+the docs stay open (see docs/readme/operations.md and docs/repository.md).
 """
 
 from __future__ import annotations

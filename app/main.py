@@ -36,8 +36,8 @@ RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/e
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.repository = ModelRepository(settings)
     try:
+        app.state.repository = ModelRepository(settings)
         await app.state.reloader.start()
     except BundleError as exc:
         app.state.startup_error = f"catembed cannot start: {exc.message}"

@@ -56,7 +56,8 @@ class Metrics:
 
     def track(self, served: ServedModel) -> None:
         """Report this model version from now on, as served."""
-        self.serving = [*self.serving, served]
+        if not any(s is served for s in self.serving):
+            self.serving = [*self.serving, served]
 
     def retire(self, served: ServedModel) -> None:
         """No longer served (replaced or unloaded): reported as such, then forgotten."""

@@ -87,6 +87,15 @@ class Reloader:
     async def poll(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
+            for name in self.repository.scan():
+                if name not in self.repository.entries:  # a model folder that appeared: serve it
+                    try:
+                        async with self._lock:
+                            await self._load_policy(self.repository.add(name))
+                    except LoadFailed:
+                        pass  # logged; the model shows UNAVAILABLE with the reason
+                    except Exception:
+                        log.exception("loading the new model %s failed", name, extra={"model": name})
             for entry in list(self.repository.entries.values()):
                 try:
                     async with self._lock:
@@ -98,6 +107,7 @@ class Reloader:
 
     async def _load_policy(self, entry: ModelEntry) -> None:
         """Load every version the model's policy selects, then swap them all in at once."""
+        entry.tried = entry.on_disk()
         try:
             entry.config = read_config(entry.directory) if not self.repository.single else entry.config
             wanted = entry.config.select(list_versions(entry.directory))
@@ -144,10 +154,15 @@ class Reloader:
         """Load versions the policy newly selects (compatible ones only), retire those it no longer does."""
         ready = entry.ready()
         current = max(ready) if ready else None
-        if entry.unloaded or current is None:
-            return {"status": "unchanged", **self._state(entry)}
         available = [v for v in list_versions(entry.directory) if v not in entry.refused]
         wanted = entry.config.select(available)
+        if entry.unloaded:
+            return {"status": "unchanged", **self._state(entry)}
+        if current is None:  # nothing served (it failed to load): try again once the disk changed
+            if entry.on_disk() != entry.tried:
+                with contextlib.suppress(LoadFailed):
+                    await self._load_policy(entry)
+            return {"status": "reloaded" if entry.ready() else "unchanged", **self._state(entry)}
         new = [v for v in wanted if v not in ready and v > current]
         if not new:
             return {"status": "unchanged", **self._state(entry)}

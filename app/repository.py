@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.model_config import ModelConfig, pinned
+from app.model_config import CONFIG_FILE, ModelConfig, pinned
 from app.serving import ServedModel
 from app.settings import Settings
 from features.artifacts import list_versions
-from features.errors import CatembedError
+from features.errors import BundleError, CatembedError
 from features.schema import NAME_PATTERN
 
 READY, LOADING, UNAVAILABLE, UNLOADED = "READY", "LOADING", "UNAVAILABLE", "UNLOADED"
@@ -51,6 +51,12 @@ class ModelEntry:
     refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry
     reason: str = ""  # why the model as a whole is unavailable (bad model.json, no version)
     unloaded: bool = False  # unloaded through the API: hot reload leaves it alone
+    tried: tuple[Any, ...] = ()  # what the last load saw on disk: hot reload retries only after a change
+
+    def on_disk(self) -> tuple[Any, ...]:
+        """The versions and the model.json stamp: a failed model is tried again when they change."""
+        config = self.directory / CONFIG_FILE
+        return (tuple(list_versions(self.directory)), config.stat().st_mtime_ns if config.is_file() else None)
 
     def ready(self) -> dict[int, ServedModel]:
         return {v: s.served for v, s in sorted(self.versions.items()) if s.served is not None and s.state == READY}
@@ -121,11 +127,22 @@ class ModelRepository:
             config = pinned(settings.model_version) if settings.model_version is not None else ModelConfig()
             name = settings.model_dir.name
             self.entries[name] = ModelEntry(name, settings.model_dir, config)
-            self.default_name: str | None = name
         else:
+            if not self.root.is_dir():
+                raise BundleError(f"CATEMBED_MODEL_REPOSITORY={self.root} is not a folder")
             for name in self.scan():
                 self.entries[name] = ModelEntry(name, self.root / name)
-            self.default_name = settings.default_model or (next(iter(self.entries)) if len(self.entries) == 1 else None)
+            if settings.default_model is not None and settings.default_model not in self.entries:
+                raise BundleError(
+                    f"CATEMBED_DEFAULT_MODEL={settings.default_model} is not a model folder in {self.root}"
+                    f" ({_known(self.entries)})"
+                )
+
+    @property
+    def default_name(self) -> str | None:
+        if self.root is None or self.settings.default_model is not None:
+            return self.settings.default_model or next(iter(self.entries))
+        return next(iter(self.entries)) if len(self.entries) == 1 else None
 
     @property
     def single(self) -> bool:

@@ -107,7 +107,13 @@ def _serve(args: argparse.Namespace) -> int:
     from app.settings import load_settings
 
     # flags win over the environment; the workers uvicorn spawns read the same environment
-    for flag, name in (("model_dir", "MODEL_DIR"), ("workers", "WORKERS"), ("log_level", "LOG_LEVEL")):
+    flags = (
+        ("model_dir", "MODEL_DIR"),
+        ("model_repository", "MODEL_REPOSITORY"),
+        ("workers", "WORKERS"),
+        ("log_level", "LOG_LEVEL"),
+    )
+    for flag, name in flags:
         if getattr(args, flag) is not None:
             os.environ[f"CATEMBED_{name}"] = str(getattr(args, flag))
     if args.access_log:
@@ -180,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("serve", help="serve a model over HTTP (uvicorn)")
     s.add_argument("--model-dir", help="model_artifacts/<name> (default: CATEMBED_MODEL_DIR)")
+    s.add_argument("--model-repository", help="serve every model under this folder (default: CATEMBED_MODEL_REPOSITORY)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, help="default: CATEMBED_WORKERS or 1")

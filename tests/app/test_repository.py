@@ -173,18 +173,31 @@ def test_metrics_carry_each_model_and_version(server, binary_run):
     assert metric(text, "catembed_http_requests_total", route="/models/{name}/versions/{version}/predict", model="binary") >= 1
 
 
+def wait_for(client: TestClient, path: str, field: str, value: object) -> None:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        response = client.get(path)
+        if response.status_code == 200 and response.json().get(field) == value:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never had {field}={value!r}: {response.text[:300]}")
+
+
 def test_hot_reload_and_refusal_work_per_model(tmp_path, binary_run, multiclass_run):
-    for name, run in (("binary", binary_run), ("multiclass", multiclass_run)):
+    for name, run in (("binary", binary_run), ("multiclass", multiclass_run), ("repaired", binary_run)):
         shutil.copytree(run.path, tmp_path / name / "1")
+    corrupt(tmp_path / "repaired" / "1")
     settings = Settings(model_repository=tmp_path, default_model="binary", reload_interval=0.2)
     with TestClient(create_app(settings)) as client:
+        assert client.get("/models/repaired").json()["state"] == "UNAVAILABLE"
         shutil.copytree(multiclass_run.path, tmp_path / "multiclass" / "2")
         shutil.copytree(binary_run.path, tmp_path / "binary" / "2")
         corrupt(tmp_path / "binary" / "2")
-        deadline = time.time() + 20
-        while time.time() < deadline and client.get("/models/multiclass/model").json()["version"] != 2:
-            time.sleep(0.1)
-        assert client.get("/models/multiclass/model").json()["version"] == 2
+        shutil.copytree(binary_run.path, tmp_path / "repaired" / "2")  # a good version for the broken model
+        shutil.copytree(binary_run.path, tmp_path / "late" / "1")  # a model folder that appears
+        wait_for(client, "/models/multiclass/model", "version", 2)
+        wait_for(client, "/models/repaired/model", "version", 2)
+        wait_for(client, "/models/late/model", "name", "late")
         models = {m["name"]: m for m in client.get("/models").json()["models"]}
         assert [v["version"] for v in models["multiclass"]["versions"]] == [2]  # latest 1: version 1 retired
         assert "2" in models["binary"]["refused"] and "sha256" in models["binary"]["refused"]["2"]
@@ -210,3 +223,19 @@ def test_the_one_model_mode_is_a_repository_of_one(client, example):
     assert listing["default"] == "binary" and [m["name"] for m in listing["models"]] == ["binary"]
     assert client.post("/models/binary/predict", json=example).json() == client.post("/predict", json=example).json()
     assert client.post("/v2/repository/index").json() == [{"name": "binary", "version": "1", "state": "READY", "reason": ""}]
+
+
+@pytest.mark.parametrize("problem", ["no folder", "unknown default"])
+def test_a_wrong_repository_setting_stops_the_start_with_one_line(tmp_path, binary_run, problem):
+    shutil.copytree(binary_run.path, tmp_path / "binary" / "1")
+    settings = (
+        Settings(model_repository=tmp_path / "nowhere")
+        if problem == "no folder"
+        else Settings(model_repository=tmp_path, default_model="nosuch")
+    )
+    app = create_app(settings)
+    with pytest.raises(Exception, match="is not a"), TestClient(app):
+        pass
+    reason = app.state.startup_error
+    assert reason.startswith("catembed cannot start: ") and "\n" not in reason
+    assert ("is not a folder" if problem == "no folder" else "CATEMBED_DEFAULT_MODEL=nosuch") in reason

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = str(work / "models" / "flights")
         data = generate(work / "data", args.rows, args.shards)
         keep = ["--keep", "flight_id"]
-        results: dict = {"rows": args.rows, "shards": args.shards, "cpus": os.cpu_count()}
+        results: dict = {"rows": args.rows, "shards": args.shards, "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
         results["one_process_one_core"] = run(
             [model_dir, "--data", str(data), "--out", str(work / "one.parquet"), *keep], pin=True
         )

@@ -35,7 +35,11 @@ def test_two_ray_workers_give_the_one_process_predictions(binary_run, tmp_path):
     try:
         one = subprocess.run([*base, "--out", str(tmp_path / "one.parquet")], capture_output=True, text=True, check=False)
         two = subprocess.run(
-            [*base, "--out", str(tmp_path / "two.parquet"), "--workers", "2"], capture_output=True, text=True, env=env, check=False
+            [*base, "--out", str(tmp_path / "two.parquet"), "--workers", "2"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
     finally:
         shutil.rmtree(ray_home, ignore_errors=True)

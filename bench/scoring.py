@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -49,27 +48,35 @@ def generate(folder: Path, rows: int, shards: int, seed: int = 0) -> Path:
 
 
 def run(args: list[str], env: dict[str, str] | None = None, pin: bool = False) -> dict:
-    """One ``catembed predict`` child: wall seconds, peak RSS and the rate it printed."""
+    """One ``catembed predict`` child: wall and CPU seconds, peak RSS and the rate it printed."""
     command = [str(CATEMBED), "predict", *args]
     if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"catembed predict failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    # each child is waited for before the next starts, so RUSAGE_CHILDREN's max is the largest so far
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    found = re.search(r"scored ([\d,]+) rows .* in ([\d.]+) s \(([\d,]+) rows/s", done.stdout)
-    assert found, done.stdout
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        # wait4 gives this child's own resources: its peak RSS, and the CPU time it used, which
+        # stays honest on a busy machine where the wall clock does not (Ray's workers are not in it)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise SystemExit(f"catembed predict failed ({child.returncode}):\n{stdout}\n{stderr[-3000:]}")
+    found = re.search(r"scored ([\d,]+) rows .* in ([\d.]+) s \(([\d,]+) rows/s", stdout)
+    assert found, stdout
     rows, seconds, rate = int(found[1].replace(",", "")), float(found[2]), int(found[3].replace(",", ""))
+    cpu = usage.ru_utime + usage.ru_stime
     return {
         "rows": rows,
         "scoring_seconds": seconds,
         "rows_per_second": rate,
         "process_seconds": round(wall, 2),
-        "peak_rss_mb": round(peak_mb),
-        "summary": done.stdout,
+        "cpu_seconds": round(cpu, 2),
+        "rows_per_cpu_second": round(rows / cpu),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "summary": stdout,
     }
 
 

@@ -21,7 +21,7 @@ from features.artifacts import load_bundle
 from features.errors import DataError
 from scoring import rejects as rejects_
 from scoring.output import AtomicParquet
-from scoring.scorer import BadBatch, BatchScorer
+from scoring.scorer import BadBatch, BatchScorer, Counts
 from scoring.sources import Source, batches, check_columns, resolve, schema
 from scoring.summary import Summary
 
@@ -63,6 +63,9 @@ def prepare(
         raise DataError(
             f"--keep {clash[0]!r} clashes with a prediction column ({', '.join(outputs)})", field="keep", value=clash[0]
         )
+    written = {out.resolve(), rejects_path(out).resolve()}
+    if any(source.path.resolve() in written for source in sources):
+        raise DataError(f"--out {out} is one of the input files; write it elsewhere", field="out", value=str(out))
     kept: pa.Schema | None = None
     for source in sources:
         found = schema(source, scorer.features)
@@ -82,7 +85,7 @@ def score_source(
     row = first_row
     for batch in batches(source, columns, scorer.features, plan.batch_rows, row_groups):
         try:
-            yield "scores", _scored(batch, scorer, plan)
+            yield "scores", _scored(batch, scorer, plan, source)
         except BadBatch as exc:
             bad = rejects_.find(batch, scorer.categorical, scorer.numeric, str(source.path), row)
             if not bad:  # the row check and the batch conversion disagree: say so rather than guess
@@ -94,14 +97,18 @@ def score_source(
             for reject in bad:
                 good[reject.row - row] = False
             if any(good):
-                yield "scores", _scored(batch.filter(pa.array(good)), scorer, plan)
+                yield "scores", _scored(batch.filter(pa.array(good)), scorer, plan, source)
         row += batch.num_rows
 
 
-def _scored(batch: pa.RecordBatch, scorer: BatchScorer, plan: Plan) -> pa.Table:
+def _scored(batch: pa.RecordBatch, scorer: BatchScorer, plan: Plan, source: Source) -> pa.Table:
     predictions = scorer.predict(batch)
     kept = [batch.column(name) for name in plan.keep]
-    return pa.Table.from_arrays([*kept, *predictions], names=plan.schema.names).cast(plan.schema)
+    table = pa.Table.from_arrays([*kept, *predictions], names=plan.schema.names)
+    try:
+        return table.cast(plan.schema)  # a kept column's type is the first file's
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"{source.path}: a --keep column does not fit its type in the first file: {exc}", field="keep") from None
 
 
 def predict_files(
@@ -118,9 +125,17 @@ def predict_files(
     out = Path(out)
     plan, scorer, sources = prepare(model_dir, data, out, version=version, keep=keep, on_error=on_error, batch_rows=batch_rows)
     started = time.perf_counter()  # the scoring itself: not the bundle's load and checksum
+    try:
+        counts, rejects = _write(plan, scorer, sources, out, workers)
+    except OSError as exc:  # a full disk, a read-only folder: one line, and nothing half-written
+        raise DataError(f"could not write {out}: {exc}", field="out", value=str(out)) from None
+    return Summary(out, len(sources), counts, rejects, time.perf_counter() - started, workers)
+
+
+def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[Counts, int]:
     with ExitStack() as stack:
         writer = stack.enter_context(AtomicParquet(out, plan.schema))
-        rejected = stack.enter_context(AtomicParquet(rejects_path(out), rejects_.SCHEMA)) if on_error == "skip" else None
+        rejected = stack.enter_context(AtomicParquet(rejects_path(out), rejects_.SCHEMA)) if plan.on_error == "skip" else None
         if workers > 1:
             from scoring.distributed import score_on_ray  # Ray only when asked for
 
@@ -141,4 +156,4 @@ def predict_files(
         if rejected is not None:
             rejected.commit()
         writer.commit()
-    return Summary(out, len(sources), counts, rejected.rows if rejected else 0, time.perf_counter() - started, workers)
+    return counts, rejected.rows if rejected else 0

@@ -86,3 +86,13 @@ def test_an_absent_column_stops_before_anything_is_written(binary_run, tmp_path,
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "missing column 'noise'" in error and "in.parquet" in error
     assert list(tmp_path.iterdir()) == [tmp_path / "in.parquet"]
+
+
+def test_the_output_cannot_be_one_of_the_inputs(binary_run, tmp_path, capsys):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    _inputs(binary_run).to_parquet(shards / "part-0.parquet")
+    assert predict(binary_run, shards, shards / "part-0.parquet") == 2
+    assert "is one of the input files" in capsys.readouterr().err
+    assert predict(binary_run, shards, shards / "scored.parquet") == 0  # a new name in the folder is fine, once
+    assert predict(binary_run, shards, shards / "scored.parquet") == 2

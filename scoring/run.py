@@ -124,12 +124,13 @@ def predict_files(
 ) -> Summary:
     out = Path(out)
     plan, scorer, sources = prepare(model_dir, data, out, version=version, keep=keep, on_error=on_error, batch_rows=batch_rows)
-    started = time.perf_counter()  # the scoring itself: not the bundle's load and checksum
+    started, cpu = time.perf_counter(), time.process_time()  # the scoring itself: not the bundle's load
     try:
         counts, rejects = _write(plan, scorer, sources, out, workers)
     except OSError as exc:  # a full disk, a read-only folder: one line, and nothing half-written
         raise DataError(f"could not write {out}: {exc}", field="out", value=str(out)) from None
-    return Summary(out, len(sources), counts, rejects, time.perf_counter() - started, workers)
+    cpu_seconds = time.process_time() - cpu if workers == 1 else None  # Ray's workers are other processes
+    return Summary(out, len(sources), counts, rejects, time.perf_counter() - started, workers, cpu_seconds)
 
 
 def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[Counts, int]:

@@ -17,6 +17,7 @@ class Summary:
     rejects: int
     seconds: float
     workers: int
+    cpu_seconds: float | None = None  # this process's CPU time while scoring (all its threads)
 
     @property
     def rows(self) -> int:
@@ -32,6 +33,8 @@ class Summary:
     def lines(self) -> list[str]:
         c = self.counts
         where = "1 process" if self.workers == 1 else f"{self.workers} Ray workers"
+        if self.cpu_seconds:  # a busy machine slows the wall clock, not the CPU time a row costs
+            where += f", {self.rows / self.cpu_seconds:,.0f} rows per CPU second"
         lines = [
             f"scored {self.rows:,} rows from {self.files} file(s) in {self.seconds:.2f} s "
             f"({self.rows_per_second:,.0f} rows/s, {where}) → {self.out}",
@@ -60,6 +63,7 @@ class Summary:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
             "workers": self.workers,
+            "cpu_seconds": None if self.cpu_seconds is None else round(self.cpu_seconds, 3),
             "unseen_rate": {k: self.rate(v) for k, v in self.counts.unknown.items()},
             "missing_rate": {k: self.rate(v) for k, v in self.counts.missing.items()},
             "imputed_rate": {k: self.rate(v) for k, v in self.counts.imputed.items()},

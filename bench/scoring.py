@@ -21,21 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "training" / "demo" / "flights_sample.parquet"
 RESULTS = ROOT / "bench" / "results" / "scoring.json"
 CATEMBED = Path(sys.executable).parent / "catembed"
 
 
-def generate(folder: Path, rows: int, shards: int, seed: int = 0) -> Path:
+def generate(folder: Path | str, rows: int, shards: int, seed: int = 0) -> Path:
     """``rows`` flights drawn with replacement from the sample, in ``shards`` Parquet files."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sample = pq.read_table(SAMPLE).drop_columns(["delayed"])
     sample = sample.append_column("flight_id", pa.array(np.arange(sample.num_rows, dtype=np.int64)))
     rng = np.random.default_rng(seed)
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     per_shard = -(-rows // shards)
     for shard in range(shards):
@@ -101,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 capture_output=True,
             )
             model_dir = str(work / "models" / "flights")
-        data = generate(work / "data", args.rows, args.shards)
+        # generated in a child: Linux carries a parent's RSS at fork into a child's ru_maxrss, so this
+        # process stays small (no tables, no pyarrow) for the children's peak RSS to be their own
+        data = work / "data"
+        code = f"from bench.scoring import generate; generate({str(data)!r}, {args.rows}, {args.shards})"
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
         keep = ["--keep", "flight_id"]
         results: dict = {"rows": args.rows, "shards": args.shards, "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
         results["one_process_one_core"] = run(

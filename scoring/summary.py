@@ -41,13 +41,13 @@ class Summary:
             f"rejected rows: {self.rejects:,}",
         ]
         if c.unknown:
-            width = max(map(len, c.unknown)) + 2
+            width = max(len("categorical"), *map(len, c.unknown)) + 2
             lines.append(f"{'categorical':<{width}}{'unseen':>9}{'missing':>9}")
             lines += [
                 f"{name:<{width}}{self.rate(c.unknown[name]):>9.2%}{self.rate(c.missing[name]):>9.2%}" for name in c.unknown
             ]
         if c.imputed:
-            width = max(map(len, c.imputed)) + 2
+            width = max(len("numeric"), *map(len, c.imputed)) + 2
             lines.append(f"{'numeric':<{width}}{'imputed':>9}{'clipped':>9}")
             lines += [
                 f"{name:<{width}}{self.rate(c.imputed[name]):>9.2%}{self.rate(c.clipped[name]):>9.2%}" for name in c.imputed

@@ -13,7 +13,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,dev,bench]"  # bench: its smoke tests run in the suite
+	$(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed]"  # bench: its smoke tests run in the suite; distributed: the Ray tests
 	@touch $@
 
 install: $(STAMP)
@@ -32,7 +32,7 @@ run: demo
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy features training app
+	$(BIN)/mypy features training app scoring
 	$(BIN)/hadolint Dockerfile
 
 test: lint

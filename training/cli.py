@@ -1,4 +1,4 @@
-"""The ``catembed`` command: train, export-embeddings, serve.
+"""The ``catembed`` command: train, predict, export-embeddings, serve.
 
 Heavy imports (TensorFlow, pandas) happen inside the commands that need them, so
 ``catembed serve`` starts without TensorFlow and ``catembed --help`` is instant.
@@ -89,6 +89,23 @@ def _train_quietly(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from scoring.run import predict_files  # pyarrow and NumPy only: no TensorFlow
+
+    summary = predict_files(
+        args.model_dir,
+        args.data,
+        Path(args.out),
+        version=args.version,
+        keep=_names(args.keep) or [],
+        on_error=args.on_error,
+        batch_rows=args.batch_rows,
+        workers=args.workers,
+    )
+    print("\n".join(summary.lines()))
+    return 0
+
+
 def _export_embeddings(args: argparse.Namespace) -> int:
     from training.embeddings_export import export_embeddings
 
@@ -176,6 +193,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     t.set_defaults(func=_train)
+
+    p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")
+    p.add_argument("model_dir", help="model_artifacts/<name>")
+    p.add_argument("--data", required=True, help="a Parquet file, a folder or glob of Parquet files, or a CSV")
+    p.add_argument("--out", required=True, help="output .parquet (written whole or not at all)")
+    p.add_argument("--version", type=int, help="default: the newest")
+    p.add_argument("--keep", help="comma-separated input columns to copy into the output (e.g. an id)")
+    p.add_argument("--workers", type=int, default=1, help="N ≥ 2: score on Ray Data (RAY_ADDRESS, else a local cluster)")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop", help="skip: bad rows go to OUT.rejects.parquet")
+    p.add_argument("--batch-rows", type=int, default=65_536, help="rows per record batch (bounds memory)")
+    p.set_defaults(func=_predict)
 
     e = commands.add_parser("export-embeddings", help="write every feature's embedding table")
     e.add_argument("model_dir", help="model_artifacts/<name>")

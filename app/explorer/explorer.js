@@ -200,7 +200,11 @@ function bucketsOf(mode) {
   if (mode === "effect") {
     let m = 0;
     for (const e of effect) m = Math.max(m, Math.abs(e));
-    for (let i = 0; i < n; i++) out[i] = Math.round(((effect[i] / (m || 1)) + 1) / 2 * (BUCKETS - 1));
+    // square-root scale: the few strongest values do not wash every other one out to white
+    for (let i = 0; i < n; i++) {
+      const s = Math.sign(effect[i]) * Math.sqrt(Math.abs(effect[i]) / (m || 1));
+      out[i] = Math.round((s + 1) / 2 * (BUCKETS - 1));
+    }
   } else {
     const top = Math.log1p(counts[0] || 1);
     for (let i = 0; i < n; i++) out[i] = Math.round(Math.log1p(counts[i]) / top * (BUCKETS - 1));

@@ -97,15 +97,17 @@ def main() -> None:
     parser.add_argument("--demo", type=Path, help="screenshot this model folder instead (bench/results/explorer.png)")
     parser.add_argument("--feature", default="dest")
     parser.add_argument("--value", default="ATL")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for explorer.json and the screenshot")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.demo:
-            model_dir, feature, value, shot = args.demo, args.feature, args.value, RESULTS / "explorer.png"
+            model_dir, feature, value, shot = args.demo, args.feature, args.value, args.out / "explorer.png"
         else:
             started = time.perf_counter()
             model_dir = train_wide_model(Path(tmp), args.values)
             print(f"trained the {args.values:,}-value model in {time.perf_counter() - started:.1f} s")
-            feature, value, shot = "item", None, RESULTS / "explorer-50k.png"
+            feature, value, shot = "item", None, args.out / "explorer-50k.png"
         live = server.catembed(model_dir, Path(tmp) / "serve.log", floor=False)
         try:
             found = open_page(f"http://127.0.0.1:{live.port}", shot, feature, value)
@@ -115,7 +117,7 @@ def main() -> None:
     if not args.demo:
         found["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         found["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-        (RESULTS / "explorer.json").write_text(json.dumps(found, indent=2) + "\n")
+        (args.out / "explorer.json").write_text(json.dumps(found, indent=2) + "\n")
     print(f"screenshot: {shot}")
 
 

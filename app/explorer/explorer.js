@@ -263,6 +263,14 @@ function draw() {
   // the most frequent values are named on the map (they come first in the vocabulary)
   for (let i = 0; i < Math.min(LABELLED, n); i++) if (i !== state.selected) label(ctx, i, "#555");
   if (state.selected >= 0) label(ctx, state.selected, "#111");
+  if (document.activeElement === canvas) { // the keyboard's marker: Enter opens the value under it
+    ctx.strokeStyle = "#1f6feb";
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(w / 2 - 10, h / 2); ctx.lineTo(w / 2 + 10, h / 2);
+    ctx.moveTo(w / 2, h / 2 - 10); ctx.lineTo(w / 2, h / 2 + 10);
+    ctx.stroke();
+  }
   legend(mode);
   return drawn;
 }
@@ -341,6 +349,8 @@ function wireMap() {
     e.preventDefault();
     redraw();
   });
+  canvas.addEventListener("focus", redraw);
+  canvas.addEventListener("blur", redraw);
   $("reset-view").addEventListener("click", () => { resetView(); draw(); });
   $("colour-by").addEventListener("change", () => draw());
   $("feature").addEventListener("change", (e) => selectFeature(e.target.value, null));

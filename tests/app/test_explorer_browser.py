@@ -41,6 +41,39 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": FLAGS, "headless": True}
 
 
+# pytest-playwright keeps one Playwright, and with it a running event loop on the main thread, for
+# the whole session: every later test calling asyncio.run() would fail. These overrides keep the
+# plugin's fixtures (page, context, launch args) but end Playwright with this module.
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser_context_args():
+    return {"viewport": {"width": 1400, "height": 950}}  # no device emulation, video or base URL here
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args, browser_type):
+    return lambda **options: browser_type.launch(**{**browser_type_launch_args, **options})
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    launched = launch_browser()
+    yield launched
+    launched.close()
+
+
 @pytest.fixture(scope="module")
 def server(binary_run):
     with LiveServer(binary_run.path.parent, CATEMBED_MODEL_VERSION=binary_run.path.name) as live:
@@ -79,7 +112,6 @@ def shown_probability(page, previous: str | None = None) -> float:
 
 def test_map_card_and_neighbours(page, server, binary_run):
     watch = Watch(page)
-    page.set_viewport_size({"width": 1400, "height": 950})
     page.goto(server.url + "/")
     model = httpx.get(server.url + "/model").json()
     features = page.eval_on_selector_all("#feature option", "options => options.map(o => o.value)")

@@ -1,6 +1,6 @@
 """GET / and /explorer: the embedding explorer page, and its two assets, served from package files.
 
-Nothing comes from another origin: the page, its script and its stylesheet ship inside the
+Nothing comes from another origin: the page, its three ES modules and its stylesheet ship inside the
 ``app`` package (package-data) and are read once at import. A strict Content-Security-Policy says
 so to the browser too: a stray CDN link would be refused, not silently loaded.
 """
@@ -15,7 +15,13 @@ from starlette.responses import Response
 from features.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-ASSETS = {"index.html": "text/html", "explorer.js": "text/javascript", "explorer.css": "text/css"}
+ASSETS = {
+    "index.html": "text/html",
+    "explorer.js": "text/javascript",  # start-up, feature picker, value card, what-if form, sweep
+    "map.js": "text/javascript",  # the canvas scatter: draw, pan, zoom, hover, pick
+    "common.js": "text/javascript",  # page state, DOM helpers, same-origin requests with the API key
+    "explorer.css": "text/css",
+}
 _FILES = {name: (files("app") / "explorer" / name).read_bytes() for name in ASSETS}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

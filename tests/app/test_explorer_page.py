@@ -19,7 +19,9 @@ def test_page_served_at_root_and_explorer(client, path):
 
 
 def test_assets_are_served_and_nothing_points_elsewhere(client):
-    for name, kind in (("index.html", "text/html"), ("explorer.js", "text/javascript"), ("explorer.css", "text/css")):
+    assets = [("index.html", "text/html"), ("explorer.css", "text/css")]
+    assets += [(name, "text/javascript") for name in ("explorer.js", "map.js", "common.js")]
+    for name, kind in assets:
         response = client.get(f"/explorer/{name}")
         assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
         # no other origin: no absolute URL, no protocol-relative one

@@ -72,6 +72,32 @@ class Neighbors(BaseModel):
     neighbors: list[Neighbor]
 
 
+class MapPoint(BaseModel):
+    x: float
+    y: float
+    effect: float
+
+
+class Projection(BaseModel):
+    """Columns, not one object per value: a 50,000-value map stays one compact JSON document."""
+
+    feature: str
+    method: Literal["pca"]
+    projection: Literal["pca", "raw"] = Field(description="raw: the embedding has two dimensions, plotted as they are")
+    dimension: int
+    explained_variance: list[float] = Field(description="share of the variance along each PCA axis")
+    size: int = Field(description="values with their own vector (the points)")
+    values: list[str]
+    counts: list[int] = Field(description="training rows per value")
+    x: list[float]
+    y: list[float]
+    effect: list[float] = Field(description="prediction change when only this feature takes the value, on the reference")
+    effect_of: str = Field(description="what the effect measures, e.g. 'P(delayed = 1)'")
+    reference: dict[str, Any] = Field(description="the reference record: the manifest's example")
+    reference_output: float = Field(description="the measured prediction on the reference record itself")
+    unknown: MapPoint = Field(description="where the unknown/missing vector lands, and its effect")
+
+
 def record_models(manifest: dict[str, Any], max_records: int, max_string_length: int = 1_000) -> dict[str, type[BaseModel]]:
     """Request and response models of this bundle's record endpoints."""
     example = manifest.get("example", {})

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from app.embeddings import EmbeddingIndex
 from app.predictor import Predictor
+from app.projection import Projections
 from app.schemas import record_models
 from app.settings import Settings
 from features.artifacts import load_bundle
@@ -27,6 +28,7 @@ class ServedModel:
     embeddings: EmbeddingIndex
     models: dict[str, type[BaseModel]]
     load_seconds: float
+    projections: Projections
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -54,7 +56,34 @@ class ServedModel:
             "example": m.get("example"),
             "versions": m.get("versions"),
             "path": str(self.predictor.bundle.path),
+            "coverage": self.coverage(),
         }
+
+    def coverage(self) -> dict[str, dict[str, Any]]:
+        """Per categorical feature: how much of what training saw got its own vector, and how
+        often served records fell back to the unknown vector (the explorer's feature picker)."""
+        predictor = self.predictor
+        served_rows = predictor.drift.rows
+        found = {}
+        for name, table in self.embeddings.tables.items():
+            encoder = predictor.encoder.categorical_[name]
+            own, folded = len(encoder.vocabulary_), int(encoder.n_rare_values_)
+            rows = sum(encoder.counts_) + encoder.n_rare_rows_ + encoder.n_missing_rows_  # the rows it was fitted on
+            unknown = predictor.drift.unknown.get(name, 0)
+            found[name] = {
+                "vocabulary_size": own + folded,
+                "embedding_dim": int(table.shape[1]),
+                "values_with_vector": own,
+                "values_folded": folded,
+                "rows_folded": int(encoder.n_rare_rows_),
+                "missing_rows": int(encoder.n_missing_rows_),
+                "training_rows": rows,
+                "folded_row_rate": encoder.n_rare_rows_ / rows if rows else None,
+                "served_rows": served_rows,
+                "served_unknown": unknown,
+                "served_unknown_rate": unknown / served_rows if served_rows else None,
+            }
+        return found
 
 
 def load_served_model(settings: Settings, version: int | None = None, model_dir: Path | None = None) -> ServedModel:
@@ -72,4 +101,5 @@ def load_served_model(settings: Settings, version: int | None = None, model_dir:
     predictor.warm_up()  # resets the counters: the warm-up is not a prediction anyone asked for
     embeddings = EmbeddingIndex(bundle.encoder, bundle.graph.embeddings)
     models = record_models(bundle.manifest, settings.max_records, settings.max_string_length)
-    return ServedModel(predictor, embeddings, models, time.perf_counter() - started)
+    projections = Projections(predictor, embeddings)  # computed on first request, per feature
+    return ServedModel(predictor, embeddings, models, time.perf_counter() - started, projections)

@@ -9,7 +9,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 
 from app.deps import ServedDep
 from app.responses import FastJSONResponse
-from app.schemas import EmbeddingTable, EmbeddingVector, ErrorBody, Neighbors
+from app.schemas import EmbeddingTable, EmbeddingVector, ErrorBody, Neighbors, Projection
 
 router = APIRouter(prefix="/embeddings", tags=["embeddings"])
 
@@ -34,6 +34,23 @@ async def table(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FastJSONResponse:
     return FastJSONResponse(served.embeddings.table(feature, offset, limit))
+
+
+# registered before the single-value routes: "{value:path}" would otherwise take "projection" for a
+# category value. (A category literally named "projection" keeps its vector in the table and its
+# neighbours at /embeddings/{feature}/projection/neighbors.)
+@router.get(
+    "/{feature}/projection",
+    response_model=Projection,
+    responses=NOT_FOUND,
+    summary="A 2-D map of a feature's values, with counts and each value's effect on the prediction",
+    description="PCA of the learned vectors (the raw vectors when the embedding has two dimensions), plus, per value, "
+    "the change of the prediction when only this feature takes this value on the manifest's example record. "
+    "Deterministic, computed once per feature and model version.",
+)
+def projection(served: ServedDep, feature: str, method: Literal["pca"] = "pca") -> FastJSONResponse:
+    # a plain def: FastAPI runs it in its thread pool, so a first 50,000-value map does not block the loop
+    return FastJSONResponse(served.projections.projection(feature, method))
 
 
 # registered before the single-value route: "{value:path}" would otherwise swallow "/neighbors"

@@ -21,7 +21,7 @@ from app.metrics import Metrics
 from app.observer import RequestObserver
 from app.reload import Reloader
 from app.responses import FastJSONResponse
-from app.routes import admin, embeddings, health, metrics, model, predict
+from app.routes import admin, embeddings, health, metrics, model, predict, report
 from app.schemas import components
 from app.serving import load_served_model
 from app.settings import Settings, load_settings
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
     for module in (predict, admin):
         app.include_router(module.router, dependencies=protected)
-    for module in (embeddings, model, health, metrics):
+    for module in (embeddings, model, report, health, metrics):  # the report is open like /model: see docs/report.md
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

@@ -31,7 +31,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.better{color:#17803d;font-weight:600}
 .worse{color:#b42318;font-weight:600}pre{background:#f6f8fa;padding:10px;overflow-x:auto}.grid{display:flex;flex-wrap:wrap;gap:16px}
 nav a{margin-right:12px}section.half{display:inline-block;vertical-align:top;margin-right:32px}
-.feature{display:inline-block;vertical-align:top;width:520px;margin-right:16px}
+.feature{display:inline-block;vertical-align:top;width:520px;margin-right:16px}.feature table{font-size:12px}
 """
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
 
@@ -48,6 +48,7 @@ def curve_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:
 
 def write_report(
     folder: Path,
+    name: str,
     manifest: dict[str, Any],
     spec: FeatureSpec,
     encoder: TabularEncoder,
@@ -73,8 +74,8 @@ def write_report(
     rows = training["rows"]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"><title>catembed report: {_e(manifest.get("name", ""))}</title><style>{CSS}</style></head>
-<body><header id="summary"><h1>Training report: {_e(manifest.get("name", ""))}</h1>
+<link rel="icon" href="data:,"><title>catembed report: {_e(name)}</title><style>{CSS}</style></head>
+<body><header id="summary"><h1>Training report: {_e(name)}</h1>
 <p class="muted">{_e(task)} model of <b>{_e(manifest["target"]["name"])}</b> · {rows["train"]:,} training rows,
 {rows["valid"]:,} holdout rows · {len(spec.categorical)} categorical, {len(spec.numeric)} numeric features ·
 {manifest["model"]["parameters"]:,} parameters · created {_e(manifest.get("created_at", ""))}</p>

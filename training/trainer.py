@@ -155,7 +155,7 @@ def train(
         manifest["graph"] = graph.save(folder / "graph.npz")
         joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
         (folder / "spec.yaml").write_text(dump_spec(spec))
-        seconds = write_report(folder, manifest, spec, encoder, graph.embeddings, target, valid_frame[spec.target], output)
+        seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_frame[spec.target], output)
         manifest["training"]["report_seconds"] = round(seconds, 3)
 
     try:

@@ -35,6 +35,7 @@ def check_report(run, task: str, n_categorical: int) -> str:
     manifest = json.loads((run.path / "manifest.json").read_text())
     assert manifest["files"]["report.html"] == sha256_of(path)
     page = path.read_text(encoding="utf-8")
+    assert f"<h1>Training report: {run.path.parent.name}</h1>" in page
     for section in ("summary", "curves", "metrics", "embeddings", "setup", "spec", "config", "data", *PER_TASK[task]):
         assert f'id="{section}"' in page, section
     for other in {"calibration", "confusion", "residuals"} - set(PER_TASK[task]):
@@ -83,13 +84,36 @@ def test_models_without_categoricals_or_without_numerics_get_a_report(tmp_path, 
 
 def test_text_from_the_data_is_escaped(binary_run, tmp_path):
     manifest = copy.deepcopy(binary_run.manifest)
-    manifest["name"] = "<script>alert(1)</script>"
     manifest["target"]["name"] = '"><img src=x onerror=alert(2)>'
     spec = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
     inputs = binary_run.encoder.transform(binary_run.valid).model_inputs()
     output = np.asarray(binary_run.model.predict(inputs, verbose=0))
     tables = [np.asarray(binary_run.model.get_layer(f"embedding_{f}").get_weights()[0]) for f in spec.categorical]
-    write_report(tmp_path, manifest, spec, binary_run.encoder, tables, binary_run.target, binary_run.valid["label"], output)
+    write_report(
+        tmp_path,
+        "<script>alert(1)</script>",
+        manifest,
+        spec,
+        binary_run.encoder,
+        tables,
+        binary_run.target,
+        binary_run.valid["label"],
+        output,
+    )
     page = (tmp_path / "report.html").read_text()
     assert "<script" not in page and "onerror=alert(2)>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_maps_show_raw_vectors_in_two_dimensions_and_the_top_principal_components_above():
+    from training.report_plots import projection
+
+    rng = np.random.default_rng(0)
+    flat = rng.normal(size=(50, 2))
+    coords, method = projection(flat)
+    assert method == "raw vectors" and np.array_equal(coords, flat)
+    wide = rng.normal(size=(400, 8)) * np.array([6, 3, 1, 1, 1, 1, 1, 1])
+    coords, method = projection(wide)
+    assert method.startswith("PCA")
+    top_two = np.sort(np.linalg.eigvalsh(np.cov(wide.T, ddof=0)))[::-1][:2]
+    np.testing.assert_allclose(coords.var(axis=0), top_two, rtol=1e-9)

@@ -23,7 +23,7 @@ from app.observer import RequestObserver
 from app.reload import Reloader
 from app.repository import ModelRepository
 from app.responses import FastJSONResponse
-from app.routes import admin, embeddings, explorer, health, metrics, model, models, predict, repository
+from app.routes import admin, embeddings, explorer, health, metrics, model, models, predict, report, repository
 from app.schemas import components
 from app.settings import Settings, load_settings
 from app.v2 import routes as v2
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
     for module in (predict, admin, repository):
         app.include_router(module.router, dependencies=protected)
-    for module in (embeddings, model, health, metrics, models, explorer):
+    for module in (embeddings, model, report, health, metrics, models, explorer):  # the report is open like /model: see docs/report.md
         app.include_router(module.router)
     models.include_per_model(app, protected)
     app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves

@@ -1,4 +1,4 @@
-"""The ``catembed`` command: train, predict, export-embeddings, serve.
+"""The ``catembed`` command: train, predict, export-embeddings, report, serve.
 
 Heavy imports (TensorFlow, pandas) happen inside the commands that need them, so
 ``catembed serve`` starts without TensorFlow and ``catembed --help`` is instant.
@@ -115,6 +115,17 @@ def _export_embeddings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from training.report_open import locate_report, open_report
+
+    path = locate_report(Path(args.model_dir), args.version)
+    why_not = open_report(path) if args.open else None
+    print(path)
+    if why_not:
+        print(f"not opened: {why_not}", file=sys.stderr)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import signal
 
@@ -211,6 +222,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["parquet", "csv", "projector"], default="parquet")
     e.add_argument("--version", type=int, help="default: the newest")
     e.set_defaults(func=_export_embeddings)
+
+    r = commands.add_parser("report", help="print the path of a bundle's training report (report.html), or open it")
+    r.add_argument("model_dir", help="model_artifacts/<name>")
+    r.add_argument("--version", type=int, help="default: the newest")
+    r.add_argument("--open", action="store_true", help="open it in a web browser when one is available")
+    r.set_defaults(func=_report)
 
     s = commands.add_parser("serve", help="serve a model over HTTP (uvicorn)")
     s.add_argument("--model-dir", help="model_artifacts/<name> (default: CATEMBED_MODEL_DIR)")

@@ -31,6 +31,7 @@ from training import metrics
 from training.config import TrainConfig, auto_batch_size, auto_min_frequency
 from training.export import check_parity, to_graph
 from training.model import build_model, embedding_dims, input_names
+from training.report import curve_metric, write_report
 from training.spec import dump_spec
 
 MIN_ROWS = 10
@@ -97,7 +98,9 @@ def train(
     dims = embedding_dims(encoder, spec, config)
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     model = build_model(vocab, dims, numeric_width, task, n_classes, config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(task, config))
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(task, config), metrics=[curve_metric(task, config)]
+    )
     log(f"training {name}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters")
 
     batch_size = config.batch_size or auto_batch_size(len(train_frame))
@@ -154,6 +157,8 @@ def train(
         manifest["graph"] = graph.save(folder / "graph.npz")
         joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
         (folder / "spec.yaml").write_text(dump_spec(spec))
+        seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_frame[spec.target], output)
+        manifest["training"]["report_seconds"] = round(seconds, 3)
 
     try:
         path = write_bundle(Path(out), name, manifest, write_files)

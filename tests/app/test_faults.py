@@ -45,7 +45,7 @@ def _rehash(folder: Path, filename: str) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("filename", ["model.keras", "encoders.joblib", "graph.npz", "spec.yaml"])
+@pytest.mark.parametrize("filename", ["model.keras", "encoders.joblib", "graph.npz", "spec.yaml", "report.html"])
 def test_flipped_byte_stops_the_service_naming_the_file(binary_run, tmp_path, filename):
     folder = _copy(binary_run, tmp_path)
     data = bytearray((folder / filename).read_bytes())

@@ -76,7 +76,7 @@ from app.serving import load_served_model
 from app.settings import Settings
 served = load_served_model(Settings(model_dir={str(binary_run.path.parent)!r}))
 served.predictor.predict(b'{json.dumps(binary_run.manifest["example"])}')
-heavy = sorted(m for m in ("tensorflow", "keras", "training", "sklearn", "pandas") if m in sys.modules)
+heavy = sorted(m for m in ("tensorflow", "keras", "training", "sklearn", "pandas", "matplotlib") if m in sys.modules)
 print(heavy)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -1,0 +1,41 @@
+"""GET /report: the served bundle's training report (``report.html``, written by ``catembed train``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import HTMLResponse
+
+from app.deps import ServedDep
+from app.schemas import ErrorBody
+from features.errors import NotFound
+
+router = APIRouter(tags=["model"])
+REPORT = "report.html"
+# The page is self-contained; this policy makes the browser enforce it: no script, no request
+# to any origin (images are data: URIs, the CSS is inline).
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}}
+
+
+@router.get("/report", response_class=HTMLResponse, responses=RESPONSES, summary="The served model's training report (HTML)")
+def report(served: ServedDep) -> HTMLResponse:  # sync: FastAPI reads the file in its thread pool
+    bundle = served.predictor.bundle
+    # listed in the manifest means its sha256 was verified when the bundle was loaded
+    if REPORT not in bundle.manifest.get("files", {}):
+        raise NotFound(
+            f"model {bundle.name!r} version {bundle.version} has no training report: "
+            "it was trained by a catembed without reports; train it again to get one",
+            field="report",
+        )
+    try:
+        page = (bundle.path / REPORT).read_bytes()
+    except OSError:
+        raise NotFound(
+            f"the training report of {bundle.name!r} version {bundle.version} is gone from {bundle.path}", field="report"
+        ) from None
+    return HTMLResponse(page, headers=HEADERS)

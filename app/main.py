@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_api_route("/_floor", _floor, methods=["POST"], include_in_schema=False)
     for module in (predict, admin, repository):
         app.include_router(module.router, dependencies=protected)
-    for module in (embeddings, model, report, health, metrics, models, explorer):  # the report is open like /model: see docs/report.md
+    # the report is open like /model (it shows nothing they do not): see docs/report.md
+    for module in (embeddings, model, report, health, metrics, models, explorer):
         app.include_router(module.router)
     models.include_per_model(app, protected)
     app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves

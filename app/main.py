@@ -104,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=protected)
     for module in (embeddings, model, health, metrics):
         app.include_router(module.router)
-    app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves
+    app.include_router(v2.router)  # the Open Inference Protocol v2: health and metadata open, inference protected
+    app.include_router(v2.infer_router, dependencies=protected)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -147,5 +148,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             operation["responses"]["200"]["content"] = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}
             }
+        v2.document(schema, served.predictor, [served.predictor.version], app.state.settings.max_string_length)
     app.openapi_schema = schema
     return schema

@@ -54,7 +54,9 @@ def test_every_operation_fuzzed_without_5xx_or_undocumented_answers(schema):
     operations = [result.ok() for result in schema.get_all_operations()]
     fuzzed = [op for op in operations if _has_inputs(op)]
     plain = len(operations) - len(fuzzed)  # no parameters, no body: one request says it all
-    per_strategy = math.ceil((TARGET_REQUESTS - plain) / (2 * len(fuzzed)))
+    # 1.3×: the v2 model routes take one name and one version (enums), so hypothesis exhausts
+    # them in ~85 cases; the other operations make up the total
+    per_strategy = math.ceil(1.3 * (TARGET_REQUESTS - plain) / (2 * len(fuzzed)))
     sent: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
 

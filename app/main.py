@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (embeddings, model, report, health, metrics, models, explorer):
         app.include_router(module.router)
     models.include_per_model(app, protected)
-    app.include_router(v2.router)  # the Open Inference Protocol v2; its infer routes check the key themselves
+    app.include_router(v2.router)  # the Open Inference Protocol v2: health and metadata open, inference protected
+    app.include_router(v2.infer_router, dependencies=protected)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -147,6 +148,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             operation["responses"]["200"]["content"] = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}
             }
+        versions = list(repository.entry(served.predictor.name).ready())
+        v2.document(schema, served.predictor, versions, app.state.settings.max_string_length)
     app.openapi_schema = schema
     return schema
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     bundle = Path(args.bundle).resolve()
     manifest = json.loads((bundle / "manifest.json").read_text())
-    one = server.catembed(bundle.parent, Path(args.out).with_suffix(".log"))
+    one = server.catembed(bundle.parent, Path(tempfile.gettempdir()) / "catembed-bench-formats.log")
     try:
         single = latency.run(one.port, manifest["example"], requests=args.requests, naive_port=None, naive_requests=0)
         records = batch.demo_records(manifest["example"], args.batch)

@@ -9,9 +9,9 @@ over-limit body 413, a missing API key 401.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -19,13 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app import __version__
-from app.auth import API_KEY
 from app.deps import read_body
 from app.lookup import ModelNotFound, model_versions, served_model, server_ready
 from app.responses import FastJSONResponse
 from app.serving import ServedModel
 from app.v2 import binary, codec
 from features.errors import CatembedError
+from features.schema import NAME_PATTERN
 
 EXTENSIONS = ["binary_tensor_data"]
 THREADPOOL_BYTES = 64 * 1024  # as /predict: big batches go to a worker thread
@@ -120,31 +120,102 @@ async def _infer(request: Request, name: str, version: str | None = None) -> Res
     return Response(content, media_type="application/octet-stream", headers={"Inference-Header-Content-Length": str(json_length)})
 
 
-for path, endpoint, summary in (
-    ("/models/{name}", _metadata, "Model metadata (v2)"),
-    ("/models/{name}/versions/{version}", _metadata, "Model version metadata (v2)"),
-    ("/models/{name}/ready", _ready, "Model readiness (v2)"),
-    ("/models/{name}/versions/{version}/ready", _ready, "Model version readiness (v2)"),
-):
-    router.add_api_route(path, endpoint, methods=["GET"], summary=summary, responses=ERRORS)
+# the path parameters, declared so /docs and the fuzzer know them (a name as `catembed train` allows)
+Name = Annotated[str, Path(pattern=NAME_PATTERN.pattern, description="the model's name")]
+Version = Annotated[str, Path(pattern=r"^[0-9]{1,18}$", description="a version number")]
 
-INFER_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "array"}}}
-            }
+
+@router.get("/models/{name}", summary="Model metadata (v2)", responses=ERRORS)
+async def metadata(request: Request, name: Name) -> FastJSONResponse:
+    return await _metadata(request, name)
+
+
+@router.get("/models/{name}/versions/{version}", summary="Model version metadata (v2)", responses=ERRORS)
+async def version_metadata(request: Request, name: Name, version: Version) -> FastJSONResponse:
+    return await _metadata(request, name, version)
+
+
+@router.get("/models/{name}/ready", summary="Model readiness (v2)", responses=ERRORS)
+async def model_ready(request: Request, name: Name) -> FastJSONResponse:
+    return await _ready(request, name)
+
+
+@router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness (v2)", responses=ERRORS)
+async def version_ready(request: Request, name: Name, version: Version) -> FastJSONResponse:
+    return await _ready(request, name, version)
+
+
+INFER = {
+    "summary": "Inference (v2): one tensor per feature; JSON or binary tensor data",
+    "responses": {**ERRORS, 413: ERRORS[400]},
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "array"}}}
+                }
+            },
+        }
+    },
+}
+
+
+# inference runs the model: main.py includes this router behind the API key when one is set
+infer_router = APIRouter(prefix="/v2", tags=["open inference protocol v2"], route_class=V2Route)
+
+
+@infer_router.post("/models/{name}/infer", **INFER)  # type: ignore[arg-type]
+async def infer(request: Request, name: Name) -> Response:
+    return await _infer(request, name)
+
+
+@infer_router.post("/models/{name}/versions/{version}/infer", **INFER)  # type: ignore[arg-type]
+async def version_infer(request: Request, name: Name, version: Version) -> Response:
+    return await _infer(request, name, version)
+
+
+def document(schema: dict[str, Any], predictor: Any, versions: list[int], max_string_length: int) -> None:
+    """Name the served model, its versions and its input tensors in the OpenAPI schema, as /predict's
+    body is generated from the served model: /docs then shows working requests, and the fuzzer
+    reaches past the 404s. The body schema is one row (shape [1]): JSON Schema cannot say that
+    tensors share a length, and a schema-valid body must be an accepted one."""
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/v2/models/"):
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter["name"] in ("name", "version"):
+                    values = [predictor.name] if parameter["name"] == "name" else [str(v) for v in versions]
+                    parameter["schema"] = {**parameter["schema"], "enum": values}
+            if path.endswith("/infer"):
+                body = operation["requestBody"]["content"]["application/json"]
+                body["schema"] = _one_row_request(predictor, max_string_length)
+
+
+def _one_row_request(predictor: Any, max_string_length: int) -> dict[str, Any]:
+    def tensor(name: str, datatype: str, element: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["name", "shape", "datatype", "data"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"const": name},
+                "shape": {"const": [1]},
+                "datatype": {"const": datatype},
+                "data": {"type": "array", "items": element, "minItems": 1, "maxItems": 1},
+            },
+        }
+
+    text = {"type": "string", "maxLength": max_string_length}
+    tensors = [tensor(n, "BYTES", text) for n in predictor.categorical]
+    tensors += [tensor(n, "FP64", {"type": ["number", "null"], "minimum": -1e300, "maximum": 1e300}) for n in predictor.numeric]
+    return {
+        "type": "object",
+        "required": ["inputs"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string"},
+            "inputs": {"type": "array", "prefixItems": tensors, "items": False, "minItems": len(tensors)},
         },
     }
-}
-for path in ("/models/{name}/infer", "/models/{name}/versions/{version}/infer"):
-    router.add_api_route(
-        path,
-        _infer,
-        methods=["POST"],
-        summary="Inference (v2): one tensor per feature; JSON or binary tensor data",
-        responses={**ERRORS, 413: ERRORS[400]},
-        openapi_extra=INFER_BODY,
-        dependencies=API_KEY,
-    )

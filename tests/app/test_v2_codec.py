@@ -168,7 +168,8 @@ def test_malformed_bodies_and_binary_framing_are_400(client, binary_run, rows):
 
 def test_model_lookups_404_and_not_ready_503(client, binary_run):
     assert client.get("/v2/models/nope").status_code == 404
-    assert client.get(f"/v2/models/{NAME}/versions/x/ready").status_code == 404
+    assert client.get(f"/v2/models/{NAME}/versions/9/ready").status_code == 404
+    assert client.get(f"/v2/models/{NAME}/versions/x/ready").json().keys() == {"error"}  # 400: not a version number
     assert client.get(f"/v2/models/{NAME}/versions/1").json()["versions"] == ["1"]
     unloaded = TestClient(create_app(settings_for(binary_run)))  # no lifespan: nothing loaded
     assert unloaded.get("/v2/health/ready").status_code == 503 and unloaded.get("/v2/health/ready").json() == {"ready": False}

@@ -12,10 +12,19 @@ async function start() {
   const paths = (await fetch("/openapi.json").then((r) => r.json()).catch(() => ({}))).paths || {};
   if (paths["/models"]) await pickModel(params.get("model"));
   await loadModel();
-  if (paths["/report"]) fetch("/report").then((r) => { $("report-link").hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
+  if (paths["/report"]) showReportLink();
   const features = Object.keys(state.model.coverage || {});
   const wanted = params.get("feature");
   await selectFeature(features.includes(wanted) ? wanted : features[0], params.get("value"));
+}
+
+// the served model's training report, when its bundle has one (bundles trained before reports do not);
+// with a model picker, the picked model's own report
+function showReportLink() {
+  const link = $("report-link");
+  link.hidden = true;
+  link.href = `${state.base}/report`;
+  fetch(link.href).then((r) => { link.hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
 }
 
 async function pickModel(wanted) {
@@ -36,6 +45,7 @@ async function pickModel(wanted) {
   $("model-picker-box").hidden = false;
   picker.addEventListener("change", async () => {
     state.base = `/models/${enc(picker.value)}`;
+    showReportLink();
     await loadModel();
     await selectFeature(Object.keys(state.model.coverage)[0], null);
   });

@@ -11,7 +11,7 @@ from fastapi.params import Depends as DependsParam
 
 from app.lookup import repository
 from app.responses import FastJSONResponse
-from app.routes import embeddings, model, predict
+from app.routes import embeddings, model, predict, report
 from app.schemas import ErrorBody
 from features.schema import NAME_PATTERN
 
@@ -59,7 +59,7 @@ def include_per_model(app: FastAPI, protected: list[DependsParam]) -> None:
     """Today's routers again under each prefix: the same handlers, the model taken from the path."""
     for prefix, params in PREFIXES.items():
         app.include_router(predict.router, prefix=prefix, dependencies=[*params, *protected], responses=ERRORS)
-        for module in (embeddings, model):
+        for module in (embeddings, model, report):
             app.include_router(module.router, prefix=prefix, dependencies=params, responses=ERRORS)
 
 

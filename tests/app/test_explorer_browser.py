@@ -200,3 +200,35 @@ def test_asks_for_the_api_key_once_and_sends_it(page, binary_run):
         assert not page.is_visible("#key-dialog")  # asked once: the key rides on every later call
         # the one refused call before the key was given is the only error the console shows
         watch.check(server.url, allowed_errors=("401",))
+
+
+def test_model_picker_switches_between_the_repository_models(page, tmp_path, binary_run, multiclass_run):
+    import shutil
+
+    for name, run in (("binary", binary_run), ("multiclass", multiclass_run)):
+        shutil.copytree(run.path, tmp_path / name / "1")
+    with LiveServer(tmp_path / "nowhere", CATEMBED_MODEL_REPOSITORY=str(tmp_path)) as server:
+        watch = Watch(page)
+        page.goto(server.url + "/?model=multiclass")
+        page.wait_for_selector("#model-picker-box:not([hidden])")
+        names = page.eval_on_selector_all("#model-picker option", "options => options.map(o => o.value)")
+        assert names == ["binary", "multiclass"] and page.input_value("#model-picker") == "multiclass"
+        page.wait_for_selector('#report-link[href="/models/multiclass/report"]:not([hidden])')
+        # the multiclass model's own vocabulary is drawn, read through /models/multiclass/...
+        feature = next(iter(multiclass_run.encoder.categorical_))
+        assert wait_for_map(page, feature) == len(multiclass_run.encoder.categorical_[feature].vocabulary_)
+        shown_multiclass = shown_probability(page)
+        record = dict(multiclass_run.manifest["example"])
+        answer = httpx.post(f"{server.url}/models/multiclass/predict", json=record).json()["predictions"][0]
+        assert shown_multiclass == pytest.approx(answer["probabilities"][str(answer["label"])], abs=1e-6)
+
+        page.select_option("#model-picker", "binary")
+        feature = next(iter(binary_run.encoder.categorical_))
+        assert wait_for_map(page, feature) == len(binary_run.encoder.categorical_[feature].vocabulary_)
+        record = dict(binary_run.manifest["example"])
+        expected = httpx.post(f"{server.url}/models/binary/predict", json=record).json()["predictions"][0]
+        assert shown_probability(page, previous=str(shown_multiclass)) == pytest.approx(
+            list(expected["probabilities"].values())[1], abs=1e-6
+        )
+        page.wait_for_selector('#report-link[href="/models/binary/report"]:not([hidden])')
+        watch.check(server.url)

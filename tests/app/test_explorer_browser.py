@@ -13,26 +13,19 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
 pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed (pip install -e '.[dev]')")
+from bench.explorer import CHROMIUM, FLAGS  # the benchmark launches Chromium the same way
+
 if not os.access(CHROMIUM, os.X_OK):
     pytest.skip(
         f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it when run as root)", allow_module_level=True
     )
 
-from tests.app.live import ROOT, LiveServer  # noqa: E402
+from tests.app.live import ROOT, LiveServer
 
 pytestmark = pytest.mark.slow
-# flags for a container without a GPU or a user namespace, and no traffic of Chromium's own
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+
 SHOTS = ROOT / "bench" / "results"
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from app.deps import ServedDep
-from app.schemas import ErrorBody
 from features.errors import NotFound
 
 router = APIRouter(tags=["model"])
@@ -19,7 +18,14 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
     "X-Content-Type-Options": "nosniff",
 }
-RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}}
+# errors are JSON though the page is HTML: said explicitly, or OpenAPI would document them as text/html
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}},
+    404: {"description": "no such model or version, or a bundle without a report", **_ERROR},
+    422: {"description": "a malformed model name, version or label", **_ERROR},
+    503: {"description": "the model is not loaded", **_ERROR},
+}
 
 
 @router.get("/report", response_class=HTMLResponse, responses=RESPONSES, summary="The served model's training report (HTML)")

@@ -39,7 +39,7 @@ class ServedModel:
             "task": m["task"],
             "target": m["target"]["name"],
             "labels": m["target"].get("labels"),
-            "features": m["features"],
+            "features": self._features(),
             "numeric_inputs": m.get("numeric_inputs", []),
             "metrics": m.get("metrics", {}),
             "created_at": m.get("created_at"),
@@ -52,6 +52,16 @@ class ServedModel:
             "versions": m.get("versions"),
             "path": str(self.predictor.bundle.path),
         }
+
+    def _features(self) -> list[dict[str, Any]]:
+        """The manifest's features; a bundle written before coverage was recorded gets it from its encoder."""
+        encoders = self.predictor.bundle.encoder.categorical_
+        return [
+            {**encoders[f["name"]].coverage(), **f}
+            if f.get("kind") == "categorical" and "values_with_vector" not in f and f["name"] in encoders
+            else f
+            for f in self.manifest["features"]
+        ]
 
 
 def load_served_model(settings: Settings, version: int | None = None) -> ServedModel:

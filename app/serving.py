@@ -42,7 +42,7 @@ class ServedModel:
             "task": m["task"],
             "target": m["target"]["name"],
             "labels": m["target"].get("labels"),
-            "features": m["features"],
+            "features": self._features(),
             "numeric_inputs": m.get("numeric_inputs", []),
             # training-table columns a record may carry; accepted and ignored
             "ignored_columns": [{"name": name, "reason": why} for name, why in self.predictor.ignored.items()],
@@ -84,6 +84,16 @@ class ServedModel:
                 "served_unknown_rate": unknown / served_rows if served_rows else None,
             }
         return found
+
+    def _features(self) -> list[dict[str, Any]]:
+        """The manifest's features; a bundle written before coverage was recorded gets it from its encoder."""
+        encoders = self.predictor.bundle.encoder.categorical_
+        return [
+            {**encoders[f["name"]].coverage(), **f}
+            if f.get("kind") == "categorical" and "values_with_vector" not in f and f["name"] in encoders
+            else f
+            for f in self.manifest["features"]
+        ]
 
 
 def load_served_model(settings: Settings, version: int | None = None, model_dir: Path | None = None) -> ServedModel:

@@ -17,6 +17,8 @@ _MISS = -1
 # Raw values that missed the vocabulary are remembered too, up to this many, so a flood of
 # distinct unknown strings cannot grow the cache without bound.
 _MAX_CACHED_MISSES = 50_000
+# coverage is reported against the values seen at least this often in training (issue 11)
+COVERAGE_MIN_ROWS = 5
 
 
 def as_list(values: Any) -> list[Any]:
@@ -37,8 +39,9 @@ class CategoricalEncoder(ParamsMixin):
     ``max_categories`` keeps only the most frequent values when set.
 
     Learned: ``vocabulary_`` (canonical strings; index i+1), ``counts_`` (training frequency of
-    each), ``n_rare_values_`` and ``n_rare_rows_`` (what min_frequency folded into index 0),
-    ``n_missing_rows_``.
+    each), ``n_rare_values_`` and ``n_rare_rows_`` (what min_frequency or max_categories folded
+    into index 0), ``n_missing_rows_``, ``n_common_values_`` (values with at least
+    COVERAGE_MIN_ROWS training rows, own vector or not).
     """
 
     def __init__(self, min_frequency: int = 1, max_categories: int | None = None) -> None:
@@ -66,6 +69,7 @@ class CategoricalEncoder(ParamsMixin):
         self.n_rare_values_ = len(ranked) - len(kept)
         self.n_rare_rows_ = sum(counts.values()) - sum(self.counts_)
         self.n_missing_rows_ = missing
+        self.n_common_values_ = sum(1 for _, n in ranked if n >= COVERAGE_MIN_ROWS)
         self._cache: dict[Any, int] | None = None
         return self
 
@@ -74,6 +78,20 @@ class CategoricalEncoder(ParamsMixin):
         """Rows the embedding table needs: the vocabulary plus the unknown row 0."""
         self._check_fitted("vocabulary_")
         return len(self.vocabulary_) + 1
+
+    def coverage(self) -> dict[str, Any]:
+        """Which values got their own vector: for the manifest, /model and the quality bench."""
+        self._check_fitted("vocabulary_")
+        common = getattr(self, "n_common_values_", None)  # absent in bundles written before it
+        own_common = sum(1 for n in self.counts_ if n >= COVERAGE_MIN_ROWS)
+        return {
+            "values_with_vector": len(self.vocabulary_),
+            "values_folded": self.n_rare_values_,
+            "rows_folded": self.n_rare_rows_,
+            "min_count_with_vector": min(self.counts_) if self.counts_ else None,
+            # share of the values with ≥ COVERAGE_MIN_ROWS training rows that have their own vector
+            "coverage": (own_common / common if common else 1.0) if common is not None else None,
+        }
 
     def index_of(self, value: Any) -> int:
         return self.index_.get(canonical(value), UNKNOWN_INDEX)  # type: ignore[arg-type]

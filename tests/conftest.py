@@ -45,6 +45,12 @@ def regression_run(artifact_root):
     return _train(artifact_root, "regression", "regression", batch_norm=True)
 
 
+@pytest.fixture(scope="session")
+def shrunk_run(artifact_root):
+    """Every table a ShrunkEmbedding (the default gives one only to features with ≥ 1,000 values)."""
+    return _train(artifact_root, "binary", "shrunk", shrinkage_min_values=0)
+
+
 @pytest.fixture(scope="session", params=["binary", "multiclass", "regression"])
 def any_run(request):
     return request.getfixturevalue(f"{request.param}_run")

@@ -79,6 +79,8 @@ def _train_quietly(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         patience=args.patience,
         min_frequency=args.min_frequency,
+        max_categories=args.max_categories,
+        shrinkage=args.shrinkage,
         valid_fraction=args.valid_fraction,
         class_weight=args.class_weight,
         target_scale=args.target_scale,
@@ -192,7 +194,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--epochs", type=int, help="upper bound; early stopping restores the best epoch")
     t.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
-    t.add_argument("--min-frequency", type=int, help="rarer category values train the unknown vector")
+    t.add_argument(
+        "--min-frequency",
+        type=int,
+        help="category values seen at least this often get their own vector (default 5); rarer ones train the unknown vector",
+    )
+    t.add_argument(
+        "--max-categories",
+        type=int,
+        help="keep at most this many values per feature, the most frequent (a memory cap; default: no cap)",
+    )
+    t.add_argument(
+        "--shrinkage",
+        type=float,
+        help="k of s = n/(n+k): pulls rare values toward the unknown vector (default: 0.5 %% of the rows; 0: off)",
+    )
     t.add_argument("--valid-fraction", type=float)
     t.add_argument("--class-weight", choices=["balanced"])
     t.add_argument(

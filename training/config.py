@@ -24,9 +24,20 @@ class TrainConfig:
     binary_head: str = "sigmoid"  # "sigmoid" (1 unit) | "softmax" (2 units, as in the seed)
     l2_on_head: bool = False
     # encoding
-    # Values seen fewer times fold into the unknown row (which they then train). None = auto:
-    # 0.15 % of the training rows, at least 5 (see auto_min_frequency and docs/readme/quality.md).
-    min_frequency: int | None = None
+    # Values seen fewer times than min_frequency fold into the unknown row 0 (which they then
+    # train); every value seen at least that often gets its own vector. max_categories caps the
+    # vocabulary by count (memory), not for quality: None keeps every value.
+    min_frequency: int = 5
+    max_categories: int | None = None
+    # Shrinkage of each value's vector toward the unknown vector (training/shrunk_embedding.py):
+    # e_0 + s_c·d_c, s_c = n_c/(n_c + k), L2 deviation_l2 on d_c; fold_k > 0 also folds value c
+    # into row 0 with probability fold_k/(n_c + fold_k) during training. k = shrinkage; None =
+    # auto_shrinkage (a share of the training rows); 0 is a plain Embedding (the seed preset).
+    # Chosen by measurement: docs/coverage.md.
+    shrinkage: float | None = None
+    shrinkage_min_values: int = 1000  # features with fewer values in the vocabulary keep plain tables
+    deviation_l2: float = 1e-3
+    fold_k: float = 0.0
     # regression: "auto" learns non-negative targets with skew > 1 in log space (features.target)
     target_scale: str = "auto"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
@@ -62,18 +73,18 @@ class TrainConfig:
         return replace(self, **changes)
 
 
-MIN_FREQUENCY_FLOOR, MIN_FREQUENCY_SHARE = 5, 0.0015
+SHRINKAGE_SHARE, SHRINKAGE_FLOOR = 0.005, 10.0
 
 
-def auto_min_frequency(train_rows: int) -> int:
-    """The measured default: a category value needs ~0.15 % of the rows to get its own vector.
+def auto_shrinkage(train_rows: int) -> float:
+    """k of s_c = n_c / (n_c + k): 0.5 % of the training rows, at least 10 (docs/coverage.md).
 
-    Measured (bench/quality, seed 0): on 64k flights rows 5 → AUC 0.719, 20 → 0.737,
-    50 → 0.770, 100 → 0.791 (tailnum's 4k planes overfit within two epochs otherwise), while on
-    ames' 2.3k rows 100 folded nearly every category (RMSE 0.0586 → 0.0661). A share of the
-    rows gives flights ~100, hotel_rates ~15, lending_club ~9 and ames the floor of 5.
+    A value with k rows sits halfway between the unknown vector and its own. A fixed k = 500
+    matched the old folding on flights (100k rows) but cost ames (2.3k rows, every value
+    under 500 rows) 14 % RMSE and hotel_rates 7 %; a share of the rows gives flights ≈ 1,000,
+    hotel_rates ≈ 50, lending_club ≈ 30 and ames 10. Every value keeps its own vector either way.
     """
-    return max(MIN_FREQUENCY_FLOOR, round(MIN_FREQUENCY_SHARE * train_rows))
+    return max(SHRINKAGE_FLOOR, SHRINKAGE_SHARE * train_rows)
 
 
 def auto_batch_size(train_rows: int) -> int:
@@ -93,6 +104,7 @@ def seed_config() -> TrainConfig:
         binary_head="softmax",
         batch_size=512,
         min_frequency=5,
+        shrinkage=0.0,
         numeric_transform="standard",
         target_scale="linear",
     )

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from features.graph import ACTIVATIONS, InferenceGraph
+from training.shrunk_embedding import ShrunkEmbedding
 
 PARITY_TOLERANCE = 1e-5
 _STRUCTURAL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Concatenate, keras.layers.Dropout)
@@ -15,10 +16,10 @@ _STRUCTURAL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Conca
 
 def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int) -> InferenceGraph:
     """Read the weights out of the model built by training.model.build_model."""
-    embeddings = [model.get_layer(name).get_weights()[0] for name in embedding_layers]
+    embeddings = [_table(model.get_layer(name)) for name in embedding_layers]
     ops: list[dict[str, Any]] = []
     for layer in model.layers:
-        if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding)):
+        if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):
             continue
         if isinstance(layer, keras.layers.Dense):
             kernel, bias = layer.get_weights()
@@ -43,6 +44,11 @@ def check_parity(model: keras.Model, graph: InferenceGraph, inputs: list[np.ndar
     if not worst <= PARITY_TOLERANCE:
         raise RuntimeError(f"exported NumPy model differs from Keras by {worst:.3g} (> {PARITY_TOLERANCE}); bundle not written")
     return worst
+
+
+def _table(layer: keras.layers.Layer) -> np.ndarray:
+    """A feature's lookup table: a ShrunkEmbedding's effective e_0 + s_c·d_c, else the weights."""
+    return layer.table() if isinstance(layer, ShrunkEmbedding) else layer.get_weights()[0]
 
 
 def _activation_name(function: Any) -> str:

@@ -11,6 +11,7 @@ from keras import layers, regularizers
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
 from training.config import TrainConfig
+from training.shrunk_embedding import ShrunkEmbedding
 
 
 def embedding_size(n_indices: int, rule: str = "fastai") -> int:
@@ -64,15 +65,38 @@ def build_model(
     task: str,
     n_classes: int,
     config: TrainConfig,
+    counts: dict[str, list[int]] | None = None,
+    shrinkage: dict[str, float] | None = None,
 ) -> keras.Model:
-    """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order."""
+    """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order.
+
+    counts: training rows of each vocabulary value per feature (the encoder's ``counts_``); with
+    a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.shrinkage``) they make each
+    table a ShrunkEmbedding (same parameters as an Embedding).
+    """
     inputs, parts = [], []
     embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
-    for (feature, n_indices), safe in zip(vocab_sizes.items(), input_names(list(vocab_sizes)), strict=True):
+    for i, ((feature, n_indices), safe) in enumerate(zip(vocab_sizes.items(), input_names(list(vocab_sizes)), strict=True)):
         categorical = keras.Input(shape=(1,), dtype="int32", name=safe)
-        vectors = layers.Embedding(
-            n_indices, dims[feature], embeddings_regularizer=embedding_regularizer, name=f"embedding_{safe}"
-        )(categorical)
+        table: layers.Layer
+        k = shrinkage[feature] if shrinkage is not None else config.shrinkage
+        if k and counts is not None:
+            if len(counts[feature]) + 1 != n_indices:
+                raise ValueError(f"feature {feature!r}: {len(counts[feature])} counts for a table of {n_indices} rows")
+            table = ShrunkEmbedding(
+                counts[feature],
+                dims[feature],
+                k,
+                l2=config.deviation_l2,
+                fold_k=config.fold_k,
+                seed=config.seed * 1000 + i,
+                name=f"embedding_{safe}",
+            )
+        else:
+            table = layers.Embedding(
+                n_indices, dims[feature], embeddings_regularizer=embedding_regularizer, name=f"embedding_{safe}"
+            )
+        vectors = table(categorical)
         parts.append(layers.Flatten(name=f"flatten_{safe}")(vectors))
         inputs.append(categorical)
     if numeric_width:

@@ -92,7 +92,7 @@ def _curves(training: dict[str, Any]) -> tuple[str, str, str]:
     metric = next((k for k in history if k not in ("loss", "learning_rate") and not k.startswith("val_")), None)
     note = (
         f"Training ran {training['epochs_run']} epochs; early stopping restored the weights of epoch "
-        f"{training['best_epoch']} (lowest validation loss). "
+        f"{training['best_epoch']} (lowest validation loss without the L2 penalties). "
     )
     if metric == "mae" and training["config"].get("target_scale") != "linear":
         note += "MAE is in the scaled target space the network learns in. "

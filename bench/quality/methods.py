@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from bench.quality.datasets import Dataset
 from features.artifacts import load_bundle
+from features.categorical import COVERAGE_MIN_ROWS
 from features.embedding_features import EmbeddingFeatures
 
 # One thread: on this shared 2-core machine LightGBM's OpenMP threads spin against the other
@@ -68,8 +69,19 @@ def run_catembed(data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: i
         "fit_seconds": training["fit_seconds"],
         "rows_per_second": training["rows_per_second"],
         "parameters": result.manifest["model"]["parameters"],
+        "coverage": coverage(bundle.encoder),
     }
     return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
+
+
+def coverage(encoder: Any) -> float | None:
+    """Share of the category values with ≥ 5 training rows (over every categorical feature) that
+    have their own vector; None for a set without categorical features."""
+    common = own = 0
+    for categorical in encoder.categorical_.values():
+        common += categorical.n_common_values_
+        own += sum(1 for n in categorical.counts_ if n >= COVERAGE_MIN_ROWS)
+    return own / common if common else None
 
 
 def run_lightgbm(

@@ -1,6 +1,6 @@
 """One command for the quality table: catembed defaults vs LightGBM vs LightGBM + embeddings.
 
-    python -m bench.quality.run                       # all four sets, 3 seeds
+    python -m bench.quality.run                       # all six sets, 3 seeds
     python -m bench.quality.run --sets ames --seeds 1 --quick
     python -m bench.quality.run --sets flights --max-rows 100000 --methods catembed \
         --set hidden_units=(512,256) --out /tmp/sweep.json         # a lever sweep
@@ -104,8 +104,8 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         groups.setdefault((r["set"], r.get("overrides", "")), {}).setdefault(r["method"], []).append(r)
     lines = [
-        "| set | metric | seeds | " + " | ".join(f"{m} | {m} s" for m in METHODS) + " |",
-        "|---|---|---|" + "---|---|" * len(METHODS),
+        "| set | metric | seeds | coverage | " + " | ".join(f"{m} | {m} s" for m in METHODS) + " |",
+        "|---|---|---|---|" + "---|---|" * len(METHODS),
     ]
     for (name, label), by_method in sorted(groups.items()):
         metric = next(iter(by_method.values()))[0]["metric"]
@@ -124,8 +124,19 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{statistics.mean(r['seconds'] for r in runs):.1f}",
             ]
         title = f"{name} ({label})" if label else name
-        lines.append(f"| {title} | {'AUC ↑' if metric == 'roc_auc' else 'RMSE ↓'} | {seeds} | " + " | ".join(cells) + " |")
+        metric_name = "AUC ↑" if metric == "roc_auc" else "RMSE ↓"
+        lines.append(
+            f"| {title} | {metric_name} | {seeds} | {_coverage(by_method.get('catembed', []))} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
+
+
+def _coverage(runs: list[dict[str, Any]]) -> str:
+    """catembed's share of values with ≥ 5 training rows that have their own vector (lowest over seeds)."""
+    shares = [r["detail"]["coverage"] for r in runs if r.get("detail", {}).get("coverage") is not None]
+    if not shares:
+        return "n/a" if runs and all("coverage" in r.get("detail", {}) for r in runs) else "–"
+    return f"{100 * min(shares):.1f} %"
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:

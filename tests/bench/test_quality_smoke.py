@@ -26,8 +26,10 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     boosted = next(r for r in runs if r["method"] == "lightgbm+emb")
     plain = next(r for r in runs if r["method"] == "lightgbm")
     assert boosted["detail"]["features"] > plain["detail"]["features"]  # the embedding columns were added
+    catembed = next(r for r in runs if r["method"] == "catembed")
+    assert catembed["detail"]["coverage"] == 1.0  # every value with ≥ 5 training rows has its own vector
     table = capsys.readouterr().out.split("\n\n")[-1]
-    assert table.startswith("| set | metric | seeds |") and "| lending_club | AUC ↑ | 1 |" in table
+    assert table.startswith("| set | metric | seeds | coverage |") and "| lending_club | AUC ↑ | 1 | 100.0 % |" in table
 
     # a second run of another configuration merges into the same file instead of replacing it
     assert (

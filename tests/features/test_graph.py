@@ -18,10 +18,21 @@ def test_numpy_graph_matches_keras_on_holdout(any_run):
     assert any_run.manifest["parity"]["max_abs_diff"] <= 1e-5
 
 
-def test_embedding_tables_are_the_keras_weights(binary_run):
-    bundle = load_bundle(binary_run.path.parent)
-    for name, table in zip(bundle.encoder.categorical, bundle.graph.embeddings, strict=True):
-        np.testing.assert_array_equal(table, binary_run.model.get_layer(f"embedding_{name}").get_weights()[0])
+def test_embedding_tables_are_the_keras_tables(binary_run, shrunk_run):
+    # a plain Embedding exports its weights; a ShrunkEmbedding the plain table e_0 + s_c·d_c, s_c = n_c / (n_c + k)
+    for run in (binary_run, shrunk_run):
+        bundle = load_bundle(run.path.parent, int(run.path.name))
+        ks = {f["name"]: f["shrinkage"] for f in run.manifest["features"] if f["kind"] == "categorical"}
+        for name, table in zip(bundle.encoder.categorical, bundle.graph.embeddings, strict=True):
+            weights = run.model.get_layer(f"embedding_{name}").get_weights()[0]
+            if not ks[name]:
+                np.testing.assert_array_equal(table, weights)
+                continue
+            counts = np.asarray(bundle.encoder.categorical_[name].counts_, dtype=np.float64)
+            np.testing.assert_array_equal(table[0], weights[0])  # row 0 is e_0 itself
+            expected = weights[0] + (counts / (counts + ks[name]))[:, None] * weights[1:]
+            np.testing.assert_allclose(table[1:], expected, atol=1e-6, rtol=0)
+    assert all(f["shrinkage"] > 0 for f in shrunk_run.manifest["features"] if f["kind"] == "categorical")
 
 
 def test_unsupported_op_is_refused():

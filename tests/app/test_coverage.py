@@ -1,0 +1,58 @@
+"""Issue 11: every category value seen at least min_frequency (5) times has its own vector, and
+/model says per feature how many values have one, how many were folded, and the smallest count kept."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.app.conftest import settings_for
+
+COVERAGE_KEYS = {"values_with_vector", "values_folded", "rows_folded", "min_count_with_vector", "coverage"}
+
+
+def test_model_reports_coverage_per_categorical_feature(client, binary_run):
+    features = {f["name"]: f for f in client.get("/model").json()["features"]}
+    for name in ("color", "city", "size"):
+        feature = features[name]
+        assert set(feature) >= COVERAGE_KEYS, feature
+        encoder = binary_run.encoder.categorical_[name]
+        assert feature["values_with_vector"] == len(encoder.vocabulary_) == feature["vocabulary_size"]
+        assert feature["values_folded"] == encoder.n_rare_values_
+        assert feature["min_count_with_vector"] == min(encoder.counts_) >= 5
+        assert feature["coverage"] == 1.0  # default min_frequency 5: every value with ≥ 5 rows kept
+    assert features["city"]["values_folded"] > 0  # the long tail of cities has values with < 5 rows
+    assert "values_with_vector" not in features["x"]  # numeric
+
+
+def test_model_fills_coverage_for_a_bundle_written_before_it(binary_run):
+    with TestClient(create_app(settings_for(binary_run))) as client:
+        for feature in client.app.state.served.manifest["features"]:  # a freshly loaded copy: safe to edit
+            for key in COVERAGE_KEYS:
+                feature.pop(key, None)
+        city = next(f for f in client.get("/model").json()["features"] if f["name"] == "city")
+        assert city["values_with_vector"] == len(binary_run.encoder.categorical_["city"].vocabulary_)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The built-in demo table and spec with the default settings, one epoch (vocabularies do not depend on epochs)."""
+    from training.config import TrainConfig
+    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.spec import load_spec
+    from training.trainer import train
+
+    config = TrainConfig().with_overrides(epochs=1)
+    out = tmp_path_factory.mktemp("demo")
+    return train(read_table(DEMO_DATA), load_spec(DEMO_SPEC), config, name="flights", out=out, log=lambda _: None, verbose=0)
+
+
+def test_the_readme_tail_number_has_its_own_vector_on_the_demo(demo_run):
+    with TestClient(create_app(settings_for(demo_run))) as client:
+        body = client.get("/embeddings/tailnum/N14228").json()
+        assert body["unknown"] is False and body["index"] > 0 and body["count"] >= 5, body
+        tailnum = next(f for f in client.get("/model").json()["features"] if f["name"] == "tailnum")
+    # the old default (0.15 % of the rows, 48 here) kept 4 of ~3,500 tail numbers
+    assert tailnum["values_with_vector"] > 2000 and tailnum["coverage"] == 1.0
+    assert tailnum["min_count_with_vector"] == 5

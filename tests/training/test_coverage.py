@@ -1,0 +1,85 @@
+"""Issue 11: the vocabulary keeps every value seen min_frequency (5) times, shrunk toward the
+unknown vector by s_c = n_c / (n_c + k); max_categories is a memory cap; the manifest says which
+values got their own vector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.schema import FeatureSpec
+from tests.synthetic import planted_frame
+from training.cli import _parser
+from training.config import TrainConfig, auto_shrinkage, seed_config
+from training.trainer import train
+
+FAST = {"epochs": 2, "batch_size": 128, "hidden_units": (16,), "dropout": (0.0,)}
+SPEC = {"target": "label", "task": "binary", "categorical": ["color", "city", "size"], "numeric": ["x", "noise"]}
+
+
+def test_defaults_keep_every_value_seen_five_times():
+    config = TrainConfig()
+    assert config.min_frequency == 5 and config.max_categories is None and config.shrinkage is None
+    assert config.shrinkage_min_values == 1000
+    assert seed_config().shrinkage == 0.0  # the write-up's network: plain Embedding tables
+
+
+@pytest.mark.parametrize(("rows", "k"), [(1_000, 10.0), (2_344, 11.72), (80_000, 400.0), (209_000, 1045.0)])
+def test_auto_shrinkage_is_half_a_percent_of_the_rows(rows, k):
+    assert auto_shrinkage(rows) == pytest.approx(k)
+
+
+def test_max_categories_caps_the_vocabulary_and_the_manifest_says_so(tmp_path):
+    run = train(
+        planted_frame(n=1500),
+        FeatureSpec(**SPEC),
+        TrainConfig(**FAST, max_categories=4),
+        name="capped",
+        out=tmp_path,
+        log=lambda _: None,
+        verbose=0,
+    )
+    city = next(f for f in run.manifest["features"] if f["name"] == "city")
+    encoder = run.encoder.categorical_["city"]
+    assert city["values_with_vector"] == 4 == len(encoder.vocabulary_)
+    assert city["min_count_with_vector"] == encoder.counts_[-1] == min(encoder.counts_)
+    assert city["values_folded"] == encoder.n_rare_values_ > 0 and city["rows_folded"] > 0
+    assert 0 < city["coverage"] < 1  # cities with ≥ 5 rows were cut by the cap
+    assert city["shrinkage"] == 0.0  # 4 values: a plain table
+    assert run.manifest["parity"]["max_abs_diff"] <= 1e-5
+
+
+def test_cli_passes_the_vocabulary_options():
+    args = _parser().parse_args(["train", "--min-frequency", "3", "--max-categories", "1000", "--shrinkage", "0"])
+    assert (args.min_frequency, args.max_categories, args.shrinkage) == (3, 1000, 0.0)
+
+
+def test_only_features_with_many_values_are_shrunk(tmp_path):
+    run = train(
+        planted_frame(n=1500),
+        FeatureSpec(**SPEC),
+        TrainConfig(**FAST, shrinkage_min_values=10),
+        name="gated",
+        out=tmp_path,
+        log=lambda _: None,
+        verbose=0,
+    )
+    ks = {f["name"]: f["shrinkage"] for f in run.manifest["features"] if f["kind"] == "categorical"}
+    assert ks["city"] == pytest.approx(auto_shrinkage(1200)) and ks["color"] == ks["size"] == 0.0
+    assert type(run.model.get_layer("embedding_city")).__name__ == "ShrunkEmbedding"
+    assert type(run.model.get_layer("embedding_color")).__name__ == "Embedding"
+
+
+def test_shrinkage_zero_exports_the_raw_table(tmp_path):
+    run = train(
+        planted_frame(n=800),
+        FeatureSpec(**SPEC),
+        TrainConfig(**FAST, shrinkage=0.0),
+        name="plain",
+        out=tmp_path,
+        log=lambda _: None,
+        verbose=0,
+    )
+    layer = run.model.get_layer("embedding_city")
+    assert type(layer).__name__ == "Embedding"
+    assert np.isfinite(run.manifest["parity"]["max_abs_diff"])

@@ -28,7 +28,7 @@ def test_model_reports_coverage_per_categorical_feature(client, binary_run):
 
 def test_model_fills_coverage_for_a_bundle_written_before_it(binary_run):
     with TestClient(create_app(settings_for(binary_run))) as client:
-        for feature in client.app.state.served.manifest["features"]:  # a freshly loaded copy: safe to edit
+        for feature in client.app.state.repository.default().manifest["features"]:  # a freshly loaded copy: safe to edit
             for key in COVERAGE_KEYS:
                 feature.pop(key, None)
         city = next(f for f in client.get("/model").json()["features"] if f["name"] == "city")

@@ -1,0 +1,232 @@
+"""Out-of-core training at scale: peak RSS of ``catembed train`` vs rows, and streaming vs in-memory speed.
+
+1. The synthetic table of ``bench/scale_data.py`` (one 400,000-value Zipf categorical, three
+   small ones, four numerics, a 0/1 target) at 1M, 4M and 16M rows, as Parquet shards of 1M rows
+   in 128k-row groups, cached under ``~/.cache/catembed/scale`` (``--cache`` or
+   ``CATEMBED_SCALE_CACHE``). ``catembed train --data <folder> --target y --epochs 1`` on each,
+   under ``/usr/bin/time -v``: peak RSS, wall time, and from the bundle's manifest the rows/s of
+   the epoch and the statistics pass's seconds. Target: peak RSS at 16M ≤ 1.25 × at 1M.
+2. NYC flights (336,776 rows, as ``bench.training`` loads it), trained for the same ``--epochs``
+   from one Parquet file (the in-memory path) and from the same rows as a folder of shards (the
+   streaming path; also ``--stream`` on the one file when the CLI has it). Target: streaming
+   rows/s within 10 % of in-memory.
+
+Every child runs under ``nice`` (this process renices itself to 10), and the 1-minute load
+average is recorded before and after each run: the machine is shared. Results are merged into
+``bench/results/scale.json`` (a partial run updates only its own sections).
+
+    nice -n 10 .venv/bin/python -m bench.scale [--sizes 1000000,4000000,16000000] [--skip-flights]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "scale.json"
+CATEMBED = Path(sys.executable).parent / "catembed"
+GNU_TIME = Path("/usr/bin/time")
+SIZES = (1_000_000, 4_000_000, 16_000_000)
+RSS_TARGET = 1.25
+SPEED_TARGET = 0.10
+FLIGHTS_SHARDS = 4
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def parse_time_v(text: str) -> dict:
+    """Peak RSS (MB), wall seconds and exit status from GNU time's ``-v`` report (the last one in
+    ``text``: the command's own stderr comes first)."""
+    rss = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    wall = re.findall(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
+    status = re.findall(r"Exit status: (\d+)", text)
+    if not (rss and wall):
+        raise ValueError("no /usr/bin/time -v report in the text")
+    seconds = 0.0
+    for part in wall[-1].split(":"):  # h:mm:ss or m:ss.ss
+        seconds = seconds * 60 + float(part)
+    return {
+        "peak_rss_mb": round(int(rss[-1]) / 1024, 1),
+        "wall_seconds": round(seconds, 2),
+        "exit_status": int(status[-1]) if status else None,
+    }
+
+
+def measure(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> dict:
+    """Run ``command`` to the end: its stdout, wall seconds and peak RSS, with the load around it.
+
+    Under ``/usr/bin/time -v`` when it exists; otherwise the child's own ``ru_maxrss`` from
+    ``os.wait4`` (the same kernel figure GNU time prints).
+    """
+    timed = shutil.which(str(GNU_TIME)) is not None
+    full = [str(GNU_TIME), "-v", *command] if timed else command
+    before = load_average()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(full, stdout=out, stderr=err, cwd=cwd, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({code}):\n{stdout[-2000:]}\n{stderr[-4000:]}")
+    if timed:
+        figures = parse_time_v(stderr)
+    else:
+        figures = {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_seconds": round(wall, 2), "exit_status": code}
+    figures["rss_source"] = "/usr/bin/time -v" if timed else "os.wait4 ru_maxrss"
+    figures["load_average_before"], figures["load_average_after"] = before, load_average()
+    figures["stdout"] = stdout
+    return figures
+
+
+def parquet_rows(folder: Path) -> int:
+    """Rows of a folder of Parquet shards, from their footers."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(Path(folder).glob("*.parquet")))
+
+
+def manifest_figures(out: Path, name: str) -> dict:
+    """The training figures of the newest bundle ``<out>/<name>/<version>/manifest.json``."""
+    versions = sorted((p for p in (out / name).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    manifest = json.loads((versions[-1] / "manifest.json").read_text())
+    training = manifest["training"]
+    return {
+        "train_rows": training["rows"],
+        "epochs_run": training.get("epochs_run"),
+        "rows_per_second": training["rows_per_second"],
+        "fit_seconds": training["fit_seconds"],
+        "statistics_seconds": training.get("statistics_seconds"),  # the streaming pass 1 only
+        "batch_size": training.get("batch_size"),
+        "holdout": manifest.get("metrics", {}).get("holdout"),
+    }
+
+
+def ensure_table(cache: Path, rows: int) -> Path:
+    """The cached synthetic table, generated in a child so this process stays small."""
+    code = f"from bench.scale_data import cached; print(cached({str(cache)!r}, {rows}))"
+    done = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def train(data: Path | str, out: Path, name: str, extra: list[str]) -> dict:
+    figures = measure([str(CATEMBED), "train", "--data", str(data), "--name", name, "--out", str(out), *extra], cwd=ROOT)
+    stdout = figures.pop("stdout")
+    return {**figures, **manifest_figures(out, name), "log_tail": stdout.strip().splitlines()[-3:]}
+
+
+def bench_sizes(sizes: list[int], cache: Path, work: Path) -> dict:
+    runs = {}
+    for rows in sizes:
+        folder = ensure_table(cache, rows)
+        figures = train(folder, work / f"scale-{rows}", "scale", ["--target", "y", "--epochs", "1"])
+        runs[str(rows)] = {"rows": parquet_rows(folder), "shards": len(list(folder.glob("*.parquet"))), **figures}
+        print(_size_line(runs[str(rows)]), flush=True)
+    result: dict = {"runs": runs}
+    if str(SIZES[0]) in runs and str(SIZES[-1]) in runs:
+        ratio = runs[str(SIZES[-1])]["peak_rss_mb"] / runs[str(SIZES[0])]["peak_rss_mb"]
+        result["rss_ratio_16m_to_1m"] = round(ratio, 3)
+        result["rss_target_met"] = ratio <= RSS_TARGET
+        print(f"peak RSS 16M / 1M = {ratio:.2f} (target ≤ {RSS_TARGET})")
+    return result
+
+
+def _size_line(r: dict) -> str:
+    stats = r["statistics_seconds"]
+    return (
+        f"{r['rows']:>11,} rows  peak RSS {r['peak_rss_mb']:7.0f} MB  wall {r['wall_seconds']:7.1f} s  "
+        f"statistics {'-' if stats is None else f'{stats:.1f} s':>7}  fit {r['fit_seconds']:7.1f} s  "
+        f"{r['rows_per_second']:>9,.0f} rows/s  load {r['load_average_before'][0]:.2f}→{r['load_average_after'][0]:.2f}"
+    )
+
+
+def write_flights(work: Path) -> tuple[Path, Path]:
+    """The full flights table as one Parquet file and as a folder of shards of the same rows."""
+    code = (
+        "import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n"
+        "from bench.training import flights\n"
+        "table = pa.Table.from_pandas(flights(), preserve_index=False)\n"
+        f"pq.write_table(table, {str(work / 'flights.parquet')!r}, row_group_size=131_072)\n"
+        f"folder = {str(work / 'flights_shards')!r}\n"
+        "import os; os.makedirs(folder)\n"
+        f"for k, part in enumerate(np.array_split(np.arange(table.num_rows), {FLIGHTS_SHARDS})):\n"
+        "    pq.write_table(table.take(pa.array(part)), f'{folder}/part-{k:03d}.parquet', row_group_size=131_072)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return work / "flights.parquet", work / "flights_shards"
+
+
+def bench_flights(work: Path, epochs: int) -> dict:
+    from bench.training import CATEGORICAL, NUMERIC
+
+    file, shards = write_flights(work)
+    # --patience above --epochs: every run trains exactly `epochs` epochs, so rows/s compare like for like
+    spec = ["--target", "delayed", "--categorical", ",".join(CATEGORICAL), "--numeric", ",".join(NUMERIC)]
+    common = [*spec, "--epochs", str(epochs), "--patience", str(epochs + 1)]
+    runs = {"in_memory_file": train(file, work / "m-memory", "flights", common)}
+    runs["streaming_shards"] = train(shards, work / "m-shards", "flights", common)
+    help_text = subprocess.run([str(CATEMBED), "train", "--help"], capture_output=True, text=True).stdout
+    if "--stream" in help_text:
+        runs["streaming_file"] = train(file, work / "m-stream", "flights", [*common, "--stream"])
+    base = runs["in_memory_file"]["rows_per_second"]
+    for name, r in runs.items():
+        r["relative_to_in_memory"] = round(r["rows_per_second"] / base, 3)
+        stats = r["statistics_seconds"]
+        print(
+            f"flights {name:16s} {r['rows_per_second']:>9,.0f} rows/s ({r['relative_to_in_memory']:.2f}×)  "
+            f"fit {r['fit_seconds']:6.1f} s  statistics {'-' if stats is None else f'{stats:.1f} s'}  "
+            f"wall {r['wall_seconds']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB  "
+            f"load {r['load_average_before'][0]:.2f}→{r['load_average_after'][0]:.2f}",
+            flush=True,
+        )
+    streaming = [r["relative_to_in_memory"] for name, r in runs.items() if name.startswith("streaming")]
+    return {"epochs": epochs, "runs": runs, "speed_target_met": all(x >= 1 - SPEED_TARGET for x in streaming)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated row counts ('' to skip)")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(os.environ.get("CATEMBED_SCALE_CACHE", Path.home() / ".cache/catembed/scale"))
+    )
+    parser.add_argument("--flights-epochs", type=int, default=3)
+    parser.add_argument("--skip-flights", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if os.nice(0) < 10:  # a bench on a shared machine: the others' work goes first
+        os.nice(10 - os.nice(0))
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results.update({"cpus": os.cpu_count(), "niceness": os.nice(0)})
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="catembed-scale-") as tmp:
+        work = Path(tmp)
+        if sizes:
+            results["sizes"] = {
+                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                **bench_sizes(sizes, args.cache, work),
+            }
+        if not args.skip_flights:
+            results["flights"] = {
+                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                **bench_flights(work, args.flights_epochs),
+            }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

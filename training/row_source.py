@@ -94,7 +94,10 @@ def head_frame(data: str, rows: int = 100_000) -> pd.DataFrame:
                 break
         if found >= rows:
             break
-    frame = pa.Table.from_batches(wanted).to_pandas()
+    if not found:
+        raise DataError(f"{data} has no rows", field="data", value=data)
+    # per batch, then pandas: files may disagree on a column's type, which the passes report by row
+    frame = pd.concat([batch.to_pandas() for batch in wanted], ignore_index=True)
     if frame.empty:
         raise DataError(f"{data} has no rows", field="data", value=data)
     frame.columns = [str(c) for c in frame.columns]

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,11 @@ def manifest_figures(out: Path, name: str) -> dict:
         "fit_seconds": training["fit_seconds"],
         "statistics_seconds": training.get("statistics_seconds"),  # the streaming pass 1 only
         "batch_size": training.get("batch_size"),
+        "parameters": manifest["model"]["parameters"],
+        # per categorical: values with their own vector and the embedding width (the model's size)
+        "vocabulary": {
+            f["name"]: [f["vocabulary_size"], f["embedding_dim"]] for f in manifest["features"] if f["kind"] == "categorical"
+        },
         "holdout": manifest.get("metrics", {}).get("holdout"),
     }
 
@@ -128,19 +134,22 @@ def train(data: Path | str, out: Path, name: str, extra: list[str]) -> dict:
     return {**figures, **manifest_figures(out, name), "log_tail": stdout.strip().splitlines()[-3:]}
 
 
-def bench_sizes(sizes: list[int], cache: Path, work: Path) -> dict:
-    runs = {}
+def bench_sizes(sizes: list[int], cache: Path, work: Path, extra: list[str], save: Callable[[dict], None]) -> dict:
+    """One series: ``catembed train`` at each size with the same ``extra`` options. ``save`` gets
+    the series after every run, so an interrupted bench keeps what it measured."""
+    result: dict = {"train_options": extra, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": {}}
     for rows in sizes:
         folder = ensure_table(cache, rows)
-        figures = train(folder, work / f"scale-{rows}", "scale", ["--target", "y", "--epochs", "1"])
-        runs[str(rows)] = {"rows": parquet_rows(folder), "shards": len(list(folder.glob("*.parquet"))), **figures}
-        print(_size_line(runs[str(rows)]), flush=True)
-    result: dict = {"runs": runs}
-    if str(SIZES[0]) in runs and str(SIZES[-1]) in runs:
-        ratio = runs[str(SIZES[-1])]["peak_rss_mb"] / runs[str(SIZES[0])]["peak_rss_mb"]
-        result["rss_ratio_16m_to_1m"] = round(ratio, 3)
-        result["rss_target_met"] = ratio <= RSS_TARGET
-        print(f"peak RSS 16M / 1M = {ratio:.2f} (target ≤ {RSS_TARGET})")
+        figures = train(folder, work / f"scale-{rows}-{len(result['runs'])}", "scale", ["--target", "y", "--epochs", "1", *extra])
+        result["runs"][str(rows)] = {"rows": parquet_rows(folder), "shards": len(list(folder.glob("*.parquet"))), **figures}
+        print(_size_line(result["runs"][str(rows)]), flush=True)
+        runs = result["runs"]
+        if str(SIZES[0]) in runs and str(SIZES[-1]) in runs:
+            ratio = runs[str(SIZES[-1])]["peak_rss_mb"] / runs[str(SIZES[0])]["peak_rss_mb"]
+            result["rss_ratio_16m_to_1m"] = round(ratio, 3)
+            result["rss_target_met"] = ratio <= RSS_TARGET
+            print(f"peak RSS 16M / 1M = {ratio:.2f} (target ≤ {RSS_TARGET})", flush=True)
+        save(result)
     return result
 
 
@@ -149,7 +158,7 @@ def _size_line(r: dict) -> str:
     return (
         f"{r['rows']:>11,} rows  peak RSS {r['peak_rss_mb']:7.0f} MB  wall {r['wall_seconds']:7.1f} s  "
         f"statistics {'-' if stats is None else f'{stats:.1f} s':>7}  fit {r['fit_seconds']:7.1f} s  "
-        f"{r['rows_per_second']:>9,.0f} rows/s  load {r['load_average_before'][0]:.2f}→{r['load_average_after'][0]:.2f}"
+        f"{r['rows_per_second']:>9,.0f} rows/s  {r['parameters']:>11,} parameters  load {r['load_average_before'][0]:.2f}→{r['load_average_after'][0]:.2f}"
     )
 
 
@@ -196,9 +205,17 @@ def bench_flights(work: Path, epochs: int) -> dict:
     return {"epochs": epochs, "runs": runs, "speed_target_met": all(x >= 1 - SPEED_TARGET for x in streaming)}
 
 
+# The model grows with the data when the vocabulary does: every value seen 5 times gets a vector
+# and the default width grows with the vocabulary. "fixed_model" caps the big feature at 10,000
+# values (fewer than the 1M table already has), so the same network trains at every size and the
+# RSS left to compare is the data path's; "default" is what a user gets with no options.
+SERIES = {"fixed_model": ["--max-categories", "10000"], "default": []}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated row counts ('' to skip)")
+    parser.add_argument("--series", default=",".join(SERIES), help=f"comma-separated, of {', '.join(SERIES)} ('' to skip)")
     parser.add_argument(
         "--cache", type=Path, default=Path(os.environ.get("CATEMBED_SCALE_CACHE", Path.home() / ".cache/catembed/scale"))
     )
@@ -210,21 +227,28 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(10 - os.nice(0))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.update({"cpus": os.cpu_count(), "niceness": os.nice(0)})
+
+    def save(section: str) -> Callable[[dict], None]:
+        def write(value: dict) -> None:
+            results.setdefault(section.split("/")[0], {})
+            if "/" in section:
+                results[section.split("/")[0]][section.split("/")[1]] = value
+            else:
+                results[section] = value
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+        return write
+
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="catembed-scale-") as tmp:
         work = Path(tmp)
-        if sizes:
-            results["sizes"] = {
-                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                **bench_sizes(sizes, args.cache, work),
-            }
+        for series in filter(None, args.series.split(",") if sizes else []):
+            print(f"series {series}: catembed train {' '.join(SERIES[series])}", flush=True)
+            bench_sizes(sizes, args.cache, work / series, SERIES[series], save(f"sizes/{series}"))
         if not args.skip_flights:
-            results["flights"] = {
-                "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                **bench_flights(work, args.flights_epochs),
-            }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+            flights = bench_flights(work, args.flights_epochs)
+            save("flights")({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **flights})
     return 0
 
 

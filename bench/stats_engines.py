@@ -7,7 +7,7 @@ and the 1,000 quantile knots of the rank-gauss map (``features/numeric.py``).
 - ``pyarrow``: file by file with ``ParquetFile.iter_batches`` (never ``pyarrow.dataset``, which
   reads ahead ~900 MB when the consumer is slow). Vocabularies: ``pyarrow.compute.value_counts``
   per batch, merged with an Arrow ``group_by`` sum. Numerics: running moments merged per batch
-  (Chan et al.), min/max, and quantiles from a uniform reservoir sample of 100,000 values
+  (Chan et al.), min/max, and quantiles from a uniform reservoir sample of 500,000 values
   (the rows with the smallest random keys), so they are approximate.
 - ``duckdb``: SQL over ``read_parquet('<folder>/*.parquet')``: ``count(*) GROUP BY`` per
   categorical; ``avg``, ``stddev_samp``, ``min``, ``max`` in one scan, then exact
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "stats_engines.json"
 LEVELS = [i / 999 for i in range(1000)]  # the encoder's 1,000 knots, linspace(0, 1)
-RESERVOIR = 100_000
+RESERVOIR = 500_000  # the numeric sample of the product's pass (training/statistics.py SAMPLE_ROWS)
 BATCH_ROWS = 131_072
 ENGINES = ("pyarrow", "duckdb", "duckdb-approx")
 

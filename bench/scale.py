@@ -5,17 +5,18 @@
    in 128k-row groups, cached under ``~/.cache/catembed/scale`` (``--cache`` or
    ``CATEMBED_SCALE_CACHE``). ``catembed train --data <folder> --target y --epochs 1`` on each,
    under ``/usr/bin/time -v``: peak RSS, wall time, and from the bundle's manifest the rows/s of
-   the epoch and the statistics pass's seconds. Target: peak RSS at 16M ≤ 1.25 × at 1M.
-2. NYC flights (336,776 rows, as ``bench.training`` loads it), trained for the same ``--epochs``
-   from one Parquet file (the in-memory path) and from the same rows as a folder of shards (the
-   streaming path; also ``--stream`` on the one file when the CLI has it). Target: streaming
-   rows/s within 10 % of in-memory.
+   the epoch and the statistics pass's seconds. Target: peak RSS at 16M ≤ 1.25 × at 1M. Two
+   series (``SERIES``): ``fixed_model`` caps the big feature's vocabulary so the same network
+   trains at every size (the data path's memory alone), ``default`` runs with no options (the
+   network grows with the vocabulary the data brings).
+2. NYC flights trained from one file in memory and from the same rows streamed, in
+   interleaved rounds (``bench/scale_flights.py``). Target: streaming rows/s within 10 %.
 
 Every child runs under ``nice`` (this process renices itself to 10), and the 1-minute load
 average is recorded before and after each run: the machine is shared. Results are merged into
 ``bench/results/scale.json`` (a partial run updates only its own sections).
 
-    nice -n 10 .venv/bin/python -m bench.scale [--sizes 1000000,4000000,16000000] [--skip-flights]
+    nice -n 10 .venv/bin/python -m bench.scale [--series fixed_model] [--sizes 1000000,16000000] [--skip-flights]
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ CATEMBED = Path(sys.executable).parent / "catembed"
 GNU_TIME = Path("/usr/bin/time")
 SIZES = (1_000_000, 4_000_000, 16_000_000)
 RSS_TARGET = 1.25
-SPEED_TARGET = 0.10
-FLIGHTS_SHARDS = 4
 
 
 def load_average() -> list[float]:
@@ -162,49 +161,6 @@ def _size_line(r: dict) -> str:
     )
 
 
-def write_flights(work: Path) -> tuple[Path, Path]:
-    """The full flights table as one Parquet file and as a folder of shards of the same rows."""
-    code = (
-        "import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n"
-        "from bench.training import flights\n"
-        "table = pa.Table.from_pandas(flights(), preserve_index=False)\n"
-        f"pq.write_table(table, {str(work / 'flights.parquet')!r}, row_group_size=131_072)\n"
-        f"folder = {str(work / 'flights_shards')!r}\n"
-        "import os; os.makedirs(folder)\n"
-        f"for k, part in enumerate(np.array_split(np.arange(table.num_rows), {FLIGHTS_SHARDS})):\n"
-        "    pq.write_table(table.take(pa.array(part)), f'{folder}/part-{k:03d}.parquet', row_group_size=131_072)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-    return work / "flights.parquet", work / "flights_shards"
-
-
-def bench_flights(work: Path, epochs: int) -> dict:
-    from bench.training import CATEGORICAL, NUMERIC
-
-    file, shards = write_flights(work)
-    # --patience above --epochs: every run trains exactly `epochs` epochs, so rows/s compare like for like
-    spec = ["--target", "delayed", "--categorical", ",".join(CATEGORICAL), "--numeric", ",".join(NUMERIC)]
-    common = [*spec, "--epochs", str(epochs), "--patience", str(epochs + 1)]
-    runs = {"in_memory_file": train(file, work / "m-memory", "flights", common)}
-    runs["streaming_shards"] = train(shards, work / "m-shards", "flights", common)
-    help_text = subprocess.run([str(CATEMBED), "train", "--help"], capture_output=True, text=True).stdout
-    if "--stream" in help_text:
-        runs["streaming_file"] = train(file, work / "m-stream", "flights", [*common, "--stream"])
-    base = runs["in_memory_file"]["rows_per_second"]
-    for name, r in runs.items():
-        r["relative_to_in_memory"] = round(r["rows_per_second"] / base, 3)
-        stats = r["statistics_seconds"]
-        print(
-            f"flights {name:16s} {r['rows_per_second']:>9,.0f} rows/s ({r['relative_to_in_memory']:.2f}×)  "
-            f"fit {r['fit_seconds']:6.1f} s  statistics {'-' if stats is None else f'{stats:.1f} s'}  "
-            f"wall {r['wall_seconds']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB  "
-            f"load {r['load_average_before'][0]:.2f}→{r['load_average_after'][0]:.2f}",
-            flush=True,
-        )
-    streaming = [r["relative_to_in_memory"] for name, r in runs.items() if name.startswith("streaming")]
-    return {"epochs": epochs, "runs": runs, "speed_target_met": all(x >= 1 - SPEED_TARGET for x in streaming)}
-
-
 # The model grows with the data when the vocabulary does: every value seen 5 times gets a vector
 # and the default width grows with the vocabulary. "fixed_model" caps the big feature at 10,000
 # values (fewer than the 1M table already has), so the same network trains at every size and the
@@ -220,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=Path(os.environ.get("CATEMBED_SCALE_CACHE", Path.home() / ".cache/catembed/scale"))
     )
     parser.add_argument("--flights-epochs", type=int, default=3)
+    parser.add_argument("--flights-rounds", type=int, default=3, help="rounds of the in-memory vs streaming comparison")
     parser.add_argument("--skip-flights", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -247,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"series {series}: catembed train {' '.join(SERIES[series])}", flush=True)
             bench_sizes(sizes, args.cache, work / series, SERIES[series], save(f"sizes/{series}"))
         if not args.skip_flights:
-            flights = bench_flights(work, args.flights_epochs)
+            from bench.scale_flights import bench_flights
+
+            flights = bench_flights(work, args.flights_epochs, args.flights_rounds)
             save("flights")({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **flights})
     return 0
 

@@ -74,7 +74,11 @@ def pyarrow_pass(folder: Path, categorical: list[str], numeric: list[str]) -> di
                 )
                 low[c], high[c] = min(low[c], float(x.min())), max(high[c], float(x.max()))
                 keys, values = sample[c]
-                keys, values = np.concatenate([keys, rng.random(x.size)]), np.concatenate([values, x])
+                new = rng.random(x.size)
+                if keys.size == RESERVOIR:  # full: only a key below the largest kept one can enter
+                    enters = new < keys.max()
+                    new, x = new[enters], x[enters]
+                keys, values = np.concatenate([keys, new]), np.concatenate([values, x])
                 if keys.size > RESERVOIR:
                     keep = np.argpartition(keys, RESERVOIR)[:RESERVOIR]
                     keys, values = keys[keep], values[keep]

@@ -3,6 +3,7 @@
 - ``rows``: ``POST /predict`` (the default row format: a dict per record, warnings as dicts)
 - ``columns``: ``POST /predict?orient=columns`` (the same body; one array per output, warnings
   as ``[row, field, type]``)
+- ``columns_body``: the same answer for a columnar request, ``{"columns": {feature: [...]}}``
 - ``v2_json``: ``POST /v2/models/{name}/infer``, one JSON tensor per feature, JSON outputs
 - ``v2_binary``: the same with the binary tensor data extension both ways (tritonclient's default)
 
@@ -61,11 +62,17 @@ def v2_requests(name: str, manifest: dict[str, Any], records: list[dict[str, Any
     }
 
 
+def columns_body(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The batch as the native columnar request: one list per feature, values as in the records."""
+    return {"columns": {name: [r[name] for r in records] for name in records[0]}}
+
+
 def run(port: int, name: str, manifest: dict[str, Any], records: list[dict[str, Any]], *, repeats: int) -> dict[str, Any]:
     body = orjson.dumps({"records": records})
     requests = {
         "rows": KeepAliveClient.request("/predict", body),
         "columns": KeepAliveClient.request("/predict?orient=columns", body),
+        "columns_body": KeepAliveClient.request("/predict?orient=columns", orjson.dumps(columns_body(records))),
         **v2_requests(name, manifest, records),
     }
     client = KeepAliveClient(port)

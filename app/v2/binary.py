@@ -146,6 +146,9 @@ def _split_short_elements(raw: memoryview, count: int) -> list[str] | None:
 def encode(datatype: str, data: Any) -> bytes:
     """An output tensor as raw bytes (BYTES: length-prefixed UTF-8 of each element)."""
     if datatype == "BYTES":
+        if set(map(type, data)) == {str}:  # labels: few distinct strings, each framed once
+            framed = {text: _LENGTH.pack(len(raw)) + raw for text in set(data) for raw in [text.encode()]}
+            return b"".join(map(framed.__getitem__, data))
         parts = [str(v).encode() for v in data]
         return b"".join(_LENGTH.pack(len(p)) + p for p in parts)
     return np.ascontiguousarray(data, dtype=NUMPY_TYPES[datatype]).tobytes()

@@ -147,7 +147,7 @@ def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[
     for name, as_binary in request.outputs:
         column = result.outputs[name]
         if name == "label":
-            datatype, shape, data = "BYTES", [n], [str(v) for v in column.tolist()]
+            datatype, shape, data = "BYTES", [n], result.label_texts()
         elif name == "probabilities":
             datatype, shape, data = "FP32", [n, column.shape[1]], column.astype(np.float32).ravel()
         else:

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 
+from app.columnar import ColumnarPrediction
 from app.v2 import binary
 from features.errors import InvalidInput
 
@@ -67,3 +68,18 @@ def _error(raw: bytes, count: int) -> str:
 def test_malformed_bytes_are_refused_as_before(raw, count, words):
     assert binary._split_short_elements(memoryview(raw), count) is None
     assert words in _error(raw, count)
+
+
+@pytest.mark.parametrize("data", [["yes", "no", "no", "é", ""] * 50, [0, 1, 1], [1, True, 1.0, "1"]])
+def test_framing_outputs_equals_framing_each_element(data):
+    expected = b"".join(struct.pack("<I", len(str(v).encode())) + str(v).encode() for v in data)
+    assert binary.encode("BYTES", data) == expected
+
+
+def test_label_texts_are_each_labels_str():
+    labels = [0, 1, True, "x"]
+    index = np.array([1, 0, 3, 2, 1])
+    array = np.empty(len(labels), dtype=object)
+    array[:] = labels
+    result = ColumnarPrediction("m", 1, 5, {"label": array[index], "label_index": index}, labels, [])
+    assert result.label_texts() == [str(v) for v in array[index].tolist()] == ["1", "0", "x", "True", "1"]

@@ -8,7 +8,8 @@
 - ``v2_binary``: the same with the binary tensor data extension both ways (tritonclient's default)
 
 Also the single-record ``/predict`` beside the floor, in the same run, so a slower hot path
-shows. ``python -m bench.formats --bundle <version folder>`` runs only this part.
+shows, and the in-process split of the columnar formats (bench/format_stages.py).
+``python -m bench.formats --bundle <version folder>`` runs only this part.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import orjson
 
 from app.v2 import binary
-from bench import batch, latency, server
+from bench import batch, format_stages, latency, server
 from bench.client import KeepAliveClient
 
 
@@ -67,14 +68,19 @@ def columns_body(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"columns": {name: [r[name] for r in records] for name in records[0]}}
 
 
-def run(port: int, name: str, manifest: dict[str, Any], records: list[dict[str, Any]], *, repeats: int) -> dict[str, Any]:
+def requests_for(name: str, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The batch as a prebuilt HTTP request in every format."""
     body = orjson.dumps({"records": records})
-    requests = {
+    return {
         "rows": KeepAliveClient.request("/predict", body),
         "columns": KeepAliveClient.request("/predict?orient=columns", body),
         "columns_body": KeepAliveClient.request("/predict?orient=columns", orjson.dumps(columns_body(records))),
         **v2_requests(name, manifest, records),
     }
+
+
+def run(port: int, name: str, manifest: dict[str, Any], records: list[dict[str, Any]], *, repeats: int) -> dict[str, Any]:
+    requests = requests_for(name, manifest, records)
     client = KeepAliveClient(port)
     results: dict[str, Any] = {}
     try:
@@ -118,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         one.stop()
     results["single_record"] = {k: single[k] for k in ("predict", "floor", "predict_over_floor_p50")}
+    requests = requests_for(bundle.parent.name, manifest, records)
+    results["in_process"] = format_stages.stages(bundle, requests, repeats=args.repeats)
     results["load_average"] = Path("/proc/loadavg").read_text().split()[:3]
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     json.dump(results, sys.stdout, indent=2)

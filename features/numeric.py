@@ -90,24 +90,14 @@ class NumericEncoder(ParamsMixin):
         filled = np.where(imputed, self.medians_, X)
         clipped_values = np.clip(filled, self.mins_, self.maxs_)
         clipped = clipped_values != filled
-        # every part is written straight into the float32 output (the same float64 arithmetic,
-        # rounded once per value as the concatenate-then-cast it replaces): a 10,000-row batch
-        # then makes no float64 copies of the whole input
-        k = X.shape[1]
-        width = k * (2 if self._scaling == "both" else 1) + int(self.indicators_.sum())
-        out = np.empty((len(X), width), dtype=np.float32)
-        column = 0
-        if self._scaling != "quantile":
-            np.subtract(clipped_values, self.means_, out=filled)  # filled is no longer needed
-            np.divide(filled, self.scales_, out=out[:, :k], casting="same_kind")
-            column = k
+        scaled = (clipped_values - self.means_) / self.scales_
+        parts = [] if self._scaling == "quantile" else [scaled]
         if self._scaling in ("quantile", "both"):
             knots = zip(self.quantile_values_, self.quantile_scores_, strict=True)
-            for j, (xp, fp) in enumerate(knots):
-                out[:, column + j] = np.interp(clipped_values[:, j], xp, fp)
-            column += k
+            parts.append(np.column_stack([np.interp(clipped_values[:, j], xp, fp) for j, (xp, fp) in enumerate(knots)]))
         if self.indicators_.any():
-            out[:, column:] = imputed[:, self.indicators_]
+            parts.append(imputed[:, self.indicators_].astype(np.float64))
+        out = np.concatenate(parts, axis=1).astype(np.float32)
         return out, imputed, clipped
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

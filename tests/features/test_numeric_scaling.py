@@ -56,8 +56,8 @@ def test_unknown_scaling_is_refused():
 
 @pytest.mark.parametrize("scaling", ["standard", "quantile", "both"])
 def test_transform_equals_the_reference_arithmetic_bit_for_bit(scaling):
-    # the output is written part by part into float32; it must equal computing every part in
-    # float64, concatenating and casting once (the original formulation), for imputed and clipped rows too
+    # the model input is every part computed in float64, concatenated and cast once, imputed and
+    # clipped rows included; the input array is never written to
     rng = np.random.default_rng(11)
     train = rng.lognormal(size=(400, 3))
     train[rng.random(train.shape) < 0.1] = np.nan

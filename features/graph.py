@@ -95,7 +95,7 @@ class InferenceGraph:
         if n <= CHUNK_ROWS:
             return self._forward(categorical, numeric)
         # Row blocks whose intermediates stay in the CPU cache: every layer then reads and writes
-        # cache, not memory (10,000 demo rows: 13 ms instead of 19 on one core). Rows are
+        # cache, not memory (10,000 demo rows: 13 ms instead of 15–20 on one core). Rows are
         # independent, so the result is the same up to BLAS rounding a row differently in a
         # matrix of another height (≤ 1 float32 step, as for one row sent alone or in a batch);
         # equal blocks avoid a tiny last one.

@@ -1,0 +1,228 @@
+"""Synchronous data-parallel training on many machines: TensorFlow's MultiWorkerMirroredStrategy.
+
+Any launcher that sets ``TF_CONFIG`` (Ray Train, Kubeflow's TFJob, two shells) makes each
+``catembed train`` process one worker. Keras 3 ``model.fit`` fails under this strategy with
+multi-input models (keras-team/keras#20329), so the loop is ours, and small: a ``tf.function``
+step under ``strategy.run`` with the compiled model's loss and optimizer (the optimizer sums the
+gradients across workers), then per epoch the compiled metrics on the holdout, evaluated in
+shards and all-reduced, and the fit's callbacks re-stated: early stopping with best-weights
+restore, and ReduceLROnPlateau. Every decision is taken on the chief's numbers, broadcast to all
+workers, so no worker can stop an epoch before another and leave it waiting in a collective.
+
+Only TensorFlow, Keras and NumPy: the launcher (Ray or not) is someone else's business.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from features.errors import DataError
+from training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Cluster:
+    workers: int
+    index: int
+
+    @property
+    def is_chief(self) -> bool:
+        return self.index == 0
+
+
+def cluster_from_env(environ: Mapping[str, str] = os.environ) -> Cluster | None:
+    """This process's place in the ``TF_CONFIG`` cluster; None when there is no cluster of two or more."""
+    text = environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        workers = config["cluster"].get("worker", [])
+        chiefs = config["cluster"].get("chief", [])
+        task = config["task"]
+        kind, index = task["type"], int(task["index"])
+        if not isinstance(workers, list) or not isinstance(chiefs, list):
+            raise TypeError("cluster entries must be lists of host:port")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(
+            f"TF_CONFIG is not a valid cluster description ({type(exc).__name__}: {exc}); expected "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}',
+            field="TF_CONFIG",
+            value=text[:200],
+        ) from None
+    # a "chief" task, when the launcher names one, is worker 0 of the collective
+    members = len(chiefs) + len(workers)
+    position = index if kind == "chief" else len(chiefs) + index
+    if kind not in ("chief", "worker") or not 0 <= position < members:
+        raise DataError(
+            f"TF_CONFIG task {kind!r} #{index} is not one of the cluster's {members} workers",
+            field="TF_CONFIG",
+            value=text[:200],
+        )
+    return Cluster(members, position) if members > 1 else None
+
+
+@functools.cache
+def join(cluster: Cluster) -> tf.distribute.Strategy:
+    """Join the collective. Call it before any TensorFlow op runs in this process: the strategy
+    configures the runtime, which cannot change once it has started."""
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as exc:  # "Collective ops must be configured at program startup"
+        raise RuntimeError(f"{exc}: call training.distributed.join(cluster) before any TensorFlow op") from None
+
+
+def fit_distributed(
+    cluster: Cluster,
+    build_model: Callable[[], keras.Model],
+    train_batches: Callable[[int, int, int], tf.data.Dataset],
+    steps_per_epoch: int,
+    valid_x: list[np.ndarray],
+    valid_y: np.ndarray,
+    config: TrainConfig,
+    *,
+    monitor: str = "val_fit_loss",
+    class_weight: dict[int, float] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train on every worker; return a plain (strategy-free) model with the best weights, and the history.
+
+    ``build_model()`` builds and compiles a fresh model; ``train_batches(worker, workers, epoch)``
+    yields exactly ``steps_per_epoch`` ``(inputs, y)`` batches of this worker's share.
+    """
+    strategy = join(cluster)
+    with strategy.scope():
+        model = build_model()
+    plain = build_model()  # evaluates the holdout and is returned: no collective ops in it
+    if len(valid_y) < cluster.workers:
+        raise DataError(f"the holdout has {len(valid_y)} rows, fewer than the {cluster.workers} workers", field="valid")
+    shard = slice(cluster.index, None, cluster.workers)
+    valid_shard = ([x[shard] for x in valid_x], valid_y[shard])
+
+    step = _train_step(strategy, model, class_weight)
+    early, plateau = _EarlyStopping(config.patience), _Plateau(config)
+    history: dict[str, list[float]] = {}
+    for epoch in range(config.epochs):
+        batches = strategy.distribute_datasets_from_function(
+            lambda context, epoch=epoch: train_batches(context.input_pipeline_id, context.num_input_pipelines, epoch)
+        )
+        batch_iterator, loss_sum = iter(batches), 0.0
+        for _ in range(steps_per_epoch):
+            loss_sum += float(step(batch_iterator))  # this worker's share of the global mean loss
+        plain.set_weights(model.get_weights())
+        states = _evaluate_states(plain, valid_shard)
+        summed = _chief_value(strategy, cluster, _all_sum(strategy, np.concatenate([[loss_sum], states])))
+        _assign_states(plain, summed[1:])
+        logs = {"loss": summed[0] / steps_per_epoch, **{f"val_{k}": float(v) for k, v in plain.get_metrics_result().items()}}
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        for key, value in logs.items():
+            history.setdefault(key, []).append(float(value))
+        log(f"epoch {epoch + 1}/{config.epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
+        if early.update(logs[monitor], epoch, model):
+            log(f"early stopping: no {monitor} improvement in {config.patience} epochs; best epoch {early.best_epoch + 1}")
+            break
+        if config.lr_schedule == "plateau" and (lr := plateau.update(logs[monitor], logs["learning_rate"])) is not None:
+            model.optimizer.learning_rate.assign(lr)
+            log(f"learning rate reduced to {lr:.3g}")
+    plain.set_weights(early.best_weights if early.best_weights is not None else model.get_weights())
+    _all_sum(strategy, np.zeros(1))  # a barrier: every worker has finished before the chief writes
+    return plain, history
+
+
+def _train_step(
+    strategy: tf.distribute.Strategy, model: keras.Model, class_weight: dict[int, float] | None
+) -> Callable[[Any], tf.Tensor]:
+    loss = keras.losses.get(model.loss)
+    per_example = loss.call if isinstance(loss, keras.losses.Loss) else loss  # unreduced: we average over the global batch
+    weights = None if class_weight is None else tf.constant([class_weight[i] for i in range(len(class_weight))], tf.float32)
+
+    def replica_step(x: tuple[tf.Tensor, ...], y: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            output = model(list(x), training=True)
+            losses = per_example(y, output)
+            if weights is not None:
+                losses = losses * tf.gather(weights, tf.cast(tf.reshape(y, [-1]), tf.int32))
+            value = tf.nn.compute_average_loss(losses)  # divided by the GLOBAL batch: the sum over workers is the mean
+            if model.losses:
+                value += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        gradients = tape.gradient(value, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))  # all-reduces
+        return value
+
+    @tf.function
+    def step(iterator: Any) -> tf.Tensor:
+        x, y = next(iterator)
+        return strategy.experimental_local_results(strategy.run(replica_step, args=(x, y)))[0]
+
+    return step
+
+
+def _evaluate_states(model: keras.Model, valid: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The compiled metrics' accumulators (sums and counts) over this worker's holdout shard."""
+    model.evaluate(*valid, batch_size=4096, verbose=0)
+    return np.concatenate([np.ravel(keras.ops.convert_to_numpy(v)).astype(np.float64) for v in _state_variables(model)])
+
+
+def _assign_states(model: keras.Model, values: np.ndarray) -> None:
+    start = 0
+    for variable in _state_variables(model):
+        size = int(np.prod(variable.shape))
+        variable.assign(values[start : start + size].reshape(variable.shape).astype(variable.dtype))
+        start += size
+
+
+def _state_variables(model: keras.Model) -> list[Any]:
+    return [v for metric in model.metrics for v in metric.variables]
+
+
+def _all_sum(strategy: tf.distribute.Strategy, values: np.ndarray) -> np.ndarray:
+    tensor = tf.constant(values, tf.float64)
+    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(tensor)), axis=None))
+
+
+def _chief_value(strategy: tf.distribute.Strategy, cluster: Cluster, values: np.ndarray) -> np.ndarray:
+    """The chief's copy of ``values`` on every worker, bit for bit (x + 0 is exact): the same
+    decisions everywhere even if another worker's all-reduce rounded differently."""
+    return _all_sum(strategy, values if cluster.is_chief else np.zeros_like(values))
+
+
+class _EarlyStopping:
+    """keras.callbacks.EarlyStopping(patience, restore_best_weights=True) on a loss (mode min)."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience, self.wait, self.best, self.best_epoch = patience, 0, np.inf, 0
+        self.best_weights: list[np.ndarray] | None = None
+
+    def update(self, value: float, epoch: int, model: keras.Model) -> bool:
+        self.wait += 1
+        if self.best_weights is None or value < self.best:
+            self.best, self.best_epoch, self.best_weights, self.wait = value, epoch, model.get_weights(), 0
+            return False
+        return self.wait >= self.patience and epoch > 0
+
+
+class _Plateau:
+    """keras.callbacks.ReduceLROnPlateau: the new rate after ``patience // 2`` flat epochs, else None."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.factor, self.patience = config.lr_factor, max(1, config.patience // 2)
+        self.min_lr, self.best, self.wait = config.learning_rate * 1e-3, np.inf, 0
+
+    def update(self, value: float, lr: float) -> float | None:
+        if value < self.best - 1e-4:  # Keras' default min_delta
+            self.best, self.wait = value, 0
+            return None
+        self.wait += 1
+        if self.wait >= self.patience and lr > self.min_lr:
+            self.wait = 0
+            return max(lr * self.factor, self.min_lr)
+        return None

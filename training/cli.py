@@ -17,15 +17,19 @@ from features.errors import CatembedError
 EXIT_USAGE = 2
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, raise_errors: bool = False) -> int:
+    """raise_errors: let a CatembedError propagate (a Ray worker hands it to the driver)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except CatembedError as exc:
+        if raise_errors:
+            raise
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -34,9 +38,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
+    if args.workers > 1:
+        from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
+
+        try:
+            # each worker runs the same command; the last --workers wins (abbreviations included)
+            return train_on_ray([*args.argv[1:], "--workers", "1"], args.workers)
+        except WorkerFailed as exc:
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
     from training.native_log import held_native_log
 
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
+        from training.distributed import cluster_from_env, join
+
+        cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
+        if cluster is not None:
+            join(cluster)  # before any TensorFlow op: the collective configures the runtime
         return _train_quietly(args)
 
 
@@ -219,6 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="N ≥ 2: train on N Ray workers (RAY_ADDRESS, else a local cluster); docs/distributed.md",
+    )
     t.set_defaults(func=_train)
 
     p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")

@@ -29,6 +29,7 @@ from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training import metrics
 from training.config import TrainConfig, auto_batch_size, auto_shrinkage
+from training.distributed import cluster_from_env, fit_distributed
 from training.export import check_parity, to_graph
 from training.model import build_model, embedding_dims, input_names
 from training.report import curve_metric, write_report
@@ -61,7 +62,8 @@ def train(
     source: str | None = None,
     log: Callable[[str], None] = print,
     verbose: int | None = None,
-) -> TrainResult:
+) -> TrainResult | None:
+    """The bundle's TrainResult; None on a TF_CONFIG worker other than the chief (which writes it)."""
     started = time.perf_counter()
     ignored = spec.ignored_columns(frame.columns)
     keras.utils.set_random_seed(config.seed)
@@ -105,27 +107,49 @@ def train(
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     counts = {f: encoder.categorical_[f].counts_ for f in spec.categorical}
     shrinkage = _shrinkage(config, vocab, len(train_frame))
-    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=_loss(task, config),
-        metrics=[curve_metric(task, config), _fit_metric(task, config)],
-    )
+
+    def build() -> keras.Model:
+        built = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage)
+        built.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=_loss(task, config),
+            metrics=[curve_metric(task, config), _fit_metric(task, config)],
+        )
+        return built
+
+    cluster = cluster_from_env()
+    model = build()
     log(f"training {name}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters")
 
     batch_size = config.batch_size or auto_batch_size(len(train_frame))
+    weights = _class_weight(train_y, n_classes) if config.class_weight == "balanced" and task != "regression" else None
     fit_started = time.perf_counter()
-    history = model.fit(
-        _dataset(train_x, train_y, batch_size, shuffle=True, seed=config.seed),
-        validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
-        epochs=config.epochs,
-        shuffle=False,  # the tf.data pipeline shuffles
-        class_weight=_class_weight(train_y, n_classes) if config.class_weight == "balanced" and task != "regression" else None,
-        callbacks=_callbacks(config),
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
-    )
+    history: dict[str, list[float]]
+    if cluster is None:
+        history = model.fit(
+            _dataset(train_x, train_y, batch_size, shuffle=True, seed=config.seed),
+            validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
+            epochs=config.epochs,
+            shuffle=False,  # the tf.data pipeline shuffles
+            class_weight=weights,
+            callbacks=_callbacks(config),
+            verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+        ).history
+    else:
+        # the global batch stays batch_size: each of the N workers takes 1/N of it, from its 1/N of the rows
+        per_worker = max(1, batch_size // cluster.workers)
+        steps = (len(train_y) // cluster.workers) // per_worker
+        if steps < 1:
+            raise DataError(f"{len(train_y)} training rows are too few for {cluster.workers} workers", field="data")
+        log(f"worker {cluster.index + 1} of {cluster.workers}: {steps} steps of {per_worker} rows per epoch")
+        batches = _sharded_batches(train_x, train_y, per_worker, steps, config.seed)
+        model, history = fit_distributed(
+            cluster, build, batches, steps, valid_x, valid_y, config, monitor=MONITOR, class_weight=weights, log=log
+        )
+        if not cluster.is_chief:
+            return None
     fit_seconds = time.perf_counter() - fit_started
-    epochs_run = len(history.history["loss"])
+    epochs_run = len(history["loss"])
 
     output = np.asarray(model.predict(valid_x, batch_size=4096, verbose=0))
     holdout, baseline = _evaluate(target, output, train_frame[spec.target], valid_frame[spec.target], task)
@@ -147,8 +171,8 @@ def train(
         "training": {
             "rows": {"train": len(train_frame), "valid": len(valid_frame)},
             "epochs_run": epochs_run,
-            "best_epoch": int(np.argmin(history.history[MONITOR])) + 1,
-            "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.history.items()},
+            "best_epoch": int(np.argmin(history[MONITOR])) + 1,
+            "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.items()},
             "fit_seconds": round(fit_seconds, 3),
             "rows_per_second": round(len(train_frame) * epochs_run / fit_seconds),
             "data_fingerprint": _fingerprint(frame),
@@ -156,6 +180,7 @@ def train(
             "config": config.to_dict(),
             "min_frequency": min_frequency,
             "batch_size": batch_size,
+            "workers": cluster.workers if cluster is not None else 1,
         },
         "model": {"parameters": int(model.count_params()), "layers": [layer.name for layer in model.layers]},
         "parity": {"max_abs_diff": parity, "rows": int(min(len(valid_frame), PARITY_ROWS))},
@@ -249,6 +274,18 @@ def _dataset(x: list[np.ndarray], y: np.ndarray, batch_size: int, *, shuffle: bo
         lambda rows: (tuple(tf.gather(a, rows) for a in inputs), tf.gather(target, rows)), num_parallel_calls=tf.data.AUTOTUNE
     )
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _sharded_batches(
+    x: list[np.ndarray], y: np.ndarray, batch_size: int, steps: int, seed: int
+) -> Callable[[int, int, int], tf.data.Dataset]:
+    """Worker i of N trains on rows i::N, reshuffled each epoch: exactly ``steps`` full batches."""
+
+    def batches(worker: int, workers: int, epoch: int) -> tf.data.Dataset:
+        rows = np.random.default_rng([seed, worker, epoch]).permutation(np.arange(worker, len(y), workers))[: steps * batch_size]
+        return _dataset([a[rows] for a in x], y[rows], batch_size, shuffle=False, seed=0).take(steps)
+
+    return batches
 
 
 def _callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:

@@ -134,6 +134,7 @@ def fit_distributed(
             model.optimizer.learning_rate.assign(lr)
             log(f"learning rate reduced to {lr:.3g}")
     plain.set_weights(early.best_weights if early.best_weights is not None else model.get_weights())
+    _copy_optimizer_state(model, plain)
     _all_sum(strategy, np.zeros(1))  # a barrier: every worker has finished before the chief writes
     return plain, history
 
@@ -164,6 +165,13 @@ def _train_step(
         return strategy.experimental_local_results(strategy.run(replica_step, args=(x, y)))[0]
 
     return step
+
+
+def _copy_optimizer_state(source: keras.Model, target: keras.Model) -> None:
+    """The saved model carries its optimizer's state, as after ``fit`` (loading it then warns of nothing)."""
+    target.optimizer.build(target.trainable_variables)
+    for mine, theirs in zip(target.optimizer.variables, source.optimizer.variables, strict=True):
+        mine.assign(keras.ops.convert_to_numpy(theirs))
 
 
 def _evaluate_states(model: keras.Model, valid: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:

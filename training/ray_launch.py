@@ -12,6 +12,7 @@ a CPU count Ray cannot overcommit, and fractional CPUs per worker so N workers a
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -40,12 +41,14 @@ def train_on_ray(argv: list[str], workers: int) -> int:
     storage = tempfile.mkdtemp(prefix="catembed-ray-train-", dir=os.environ.get("RAY_TMPDIR"))  # Ray Train's run state
     if local:
         cpus = os.cpu_count() or 1
-        ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=os.environ.get("RAY_TMPDIR"))  # else /tmp/ray
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING, _temp_dir=os.environ.get("RAY_TMPDIR"))
         per_worker = min(1.0, cpus / (workers + 1))  # leaves room for Ray's own actors
     else:
-        ray.init(address=os.environ["RAY_ADDRESS"])
+        ray.init(address=os.environ["RAY_ADDRESS"], logging_level=logging.WARNING)
         per_worker = float(os.environ.get("CATEMBED_RAY_CPUS_PER_WORKER", "1"))
-    env = {name: os.environ[name] for name in ("CATEMBED_WORKTREE",) if name in os.environ}
+    # the workers' log lines reach this terminal; TensorFlow's C++ notices would drown them
+    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    env.update({name: os.environ[name] for name in ("CATEMBED_WORKTREE",) if name in os.environ})
     trainer = TensorflowTrainer(
         train_loop_per_worker=_worker,
         train_loop_config={"argv": argv, "cwd": os.getcwd()},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -49,7 +49,11 @@ class CategoricalEncoder(ParamsMixin):
         self.max_categories = max_categories
 
     def fit(self, values: Iterable[Any], y: Any = None) -> CategoricalEncoder:
-        raw_counts = Counter(as_list(values))
+        return self.fit_counts(Counter(as_list(values)))
+
+    def fit_counts(self, raw_counts: Mapping[Any, int]) -> CategoricalEncoder:
+        """Fit from raw value → rows, as a streaming statistics pass counts them; ``fit`` is
+        this over the column's own counts, so both routes give the same vocabulary."""
         counts: Counter[str] = Counter()
         missing = 0
         for raw, n in raw_counts.items():

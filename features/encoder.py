@@ -17,6 +17,7 @@ from features.categorical import UNKNOWN_INDEX, CategoricalEncoder, as_list
 from features.errors import InvalidInput
 from features.numeric import NumericEncoder
 from features.params import ParamsMixin
+from features.statistics import TableStatistics
 
 if TYPE_CHECKING:
     from features.one_row import OneRowEncoder
@@ -80,6 +81,21 @@ class TabularEncoder(ParamsMixin):
         }
         transform = getattr(self, "numeric_transform", "standard")
         self.numeric_ = NumericEncoder(tuple(self.numeric), transform).fit(self._numeric_matrix(X)) if self.numeric else None
+        return self
+
+    def fit_statistics(self, statistics: TableStatistics) -> TabularEncoder:
+        """Fit from a statistics pass over data too big to load (``features.statistics``):
+        the same vocabularies, and the same numeric encoder when the sample is the whole table."""
+        self.categorical_ = {
+            name: CategoricalEncoder(self.min_frequency, self.max_categories).fit_counts(statistics.counts[name])
+            for name in self.categorical
+        }
+        transform = getattr(self, "numeric_transform", "standard")
+        self.numeric_ = (
+            NumericEncoder(tuple(self.numeric), transform).fit(statistics.numeric_sample, moments=statistics.moments)
+            if self.numeric
+            else None
+        )
         return self
 
     def transform(self, X: Columns) -> EncodedBatch:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from features.params import ParamsMixin
+from features.statistics import NumericMoments
 
 TRANSFORMS = ("standard", "quantile", "both")
 _QUANTILES = 1000  # knots of the quantile map; more buys nothing measurable
@@ -37,26 +38,21 @@ class NumericEncoder(ParamsMixin):
         self.names = names
         self.scaling = scaling
 
-    def fit(self, X: np.ndarray, y: Any = None) -> NumericEncoder:
+    def fit(self, X: np.ndarray, y: Any = None, *, moments: NumericMoments | None = None) -> NumericEncoder:
+        """``X``: the training rows, or (streaming) a uniform sample of them with ``moments``
+        computed exactly over all rows. Medians and quantile knots come from ``X``; range,
+        mean, scale and which features had missing values from the moments."""
         X = np.asarray(X, dtype=np.float64)
         observed = ~np.isnan(X)
+        if moments is None:
+            moments = NumericMoments.of(X)
         k = X.shape[1]
-        self.medians_ = np.zeros(k)
-        self.means_ = np.zeros(k)
-        self.scales_ = np.ones(k)
-        self.mins_ = np.zeros(k)
-        self.maxs_ = np.zeros(k)
-        for j in range(k):
-            column = X[observed[:, j], j]
-            if column.size == 0:
-                continue  # all-missing columns are refused earlier, with a message
-            self.medians_[j] = np.median(column)
-            self.mins_[j] = column.min()
-            self.maxs_[j] = column.max()
-            self.means_[j] = column.mean()
-            std = column.std()
-            self.scales_[j] = std if std > 0 else 1.0
-        self.indicators_ = ~observed.all(axis=0)
+        self.medians_ = np.asarray([np.median(X[observed[:, j], j]) if observed[:, j].any() else 0.0 for j in range(k)])
+        self.mins_ = moments.min.astype(np.float64)
+        self.maxs_ = moments.max.astype(np.float64)
+        self.means_ = moments.mean.astype(np.float64)
+        self.scales_ = np.where(moments.std > 0, moments.std, 1.0).astype(np.float64)
+        self.indicators_ = moments.missing > 0  # all-missing columns are refused earlier, with a message
         if self._scaling in ("quantile", "both"):
             knots = [_quantile_knots(X[observed[:, j], j]) for j in range(k)]
             self.quantile_values_ = [values for values, _ in knots]

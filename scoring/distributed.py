@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.errors import CatembedError, DataError, InvalidInput
+from features.sources import Source
 from scoring.run import Plan, score_source
 from scoring.scorer import Counts
-from scoring.sources import Source
 
 
 def work_units(sources: Sequence[Source]) -> list[dict[str, Any]]:

@@ -19,10 +19,10 @@ import pyarrow as pa
 
 from features.artifacts import load_bundle
 from features.errors import DataError
+from features.sources import Source, batches, check_columns, resolve, schema
 from scoring import rejects as rejects_
 from scoring.output import AtomicParquet
 from scoring.scorer import BadBatch, BatchScorer, Counts
-from scoring.sources import Source, batches, check_columns, resolve, schema
 from scoring.summary import Summary
 
 ON_ERROR = ("stop", "skip")

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from features.arrow_batch import encode_batch
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
 from features.errors import InvalidInput
@@ -95,38 +95,10 @@ class BatchScorer:
         return [*(pa.array(proba[:, j]) for j in range(proba.shape[1])), labels]
 
     def _encode(self, batch: pa.RecordBatch) -> EncodedBatch:
-        """``encoder.transform`` on each categorical column's distinct values (Arrow's dictionary
-        encoding, in C), then spread back to the rows by index. The encoder maps value by value,
-        so this is the same as transforming every row, without a Python object and a dict probe
-        per row and feature: a batch of flights has a few hundred distinct values per column."""
-        distinct: dict[str, Any] = {}
-        positions: list[np.ndarray | None] = []
-        for name in self.categorical:
-            column = batch.column(name)
-            try:
-                encoded = pc.dictionary_encode(column, null_encoding="encode")
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # e.g. a list column: let the encoder say why
-                distinct[name], positions = column.to_pylist(), [*positions, None]
-                continue
-            distinct[name] = encoded.dictionary.to_pylist()
-            positions.append(encoded.indices.to_numpy(zero_copy_only=False))
-        distinct.update({name: numbers(batch.column(name)) for name in self.numeric})
         try:
-            unique = self.encoder.transform(distinct)
-        except InvalidInput as exc:  # an unhashable category value
+            return encode_batch(self.encoder, batch)  # the shared Arrow half of the contract
+        except InvalidInput as exc:
             raise BadBatch(exc.message) from None
-
-        def spread(arrays: list[np.ndarray]) -> list[np.ndarray]:
-            return [a if p is None else a[p] for a, p in zip(arrays, positions, strict=True)]
-
-        return EncodedBatch(
-            spread(unique.categorical),
-            unique.numeric,
-            spread(unique.unknown),
-            spread(unique.missing),
-            unique.imputed,
-            unique.clipped,
-        )
 
     def _forward(self, encoded: Any) -> np.ndarray:
         """The graph over cache-sized slices: its (rows, 256) float32 intermediates stay in L2
@@ -154,29 +126,3 @@ class BatchScorer:
             ):
                 counts.imputed[name] += int(imputed)
                 counts.clipped[name] += int(clipped)
-
-
-def numbers(column: pa.Array) -> np.ndarray:
-    """A numeric feature as float64 with NaN for missing, as the service's parser hands it to
-    the encoder. Text is parsed as numbers (CSV is all text); anything else is a BadBatch."""
-    kind = column.type
-    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        column = pc.cast(column, pa.float64(), safe=False)  # an int64 above 2**53 rounds, as in NumPy
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
-        try:
-            column = pc.cast(column, pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            # Arrow's parser is stricter than Python's (" 3", "1_000"): agree with the row check
-            try:
-                return _finite(np.asarray([np.nan if v is None else float(v) for v in column.to_pylist()], dtype=np.float64))
-            except (TypeError, ValueError) as exc:
-                raise BadBatch(str(exc)) from None
-    else:
-        raise BadBatch(f"a {kind} column is not numeric")
-    return _finite(np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64))
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    if np.isinf(values).any():  # the service refuses these as not finite numbers
-        raise BadBatch("a number is not finite")
-    return values

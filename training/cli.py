@@ -63,7 +63,9 @@ def _train(args: argparse.Namespace) -> int:
 def _train_quietly(args: argparse.Namespace) -> int:
     from training.config import PRESETS
     from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.row_source import head_frame
     from training.spec import dump_spec, load_spec, resolve_spec
+    from training.stream_trainer import should_stream, train_files
     from training.trainer import train
 
     if args.demo:
@@ -77,8 +79,12 @@ def _train_quietly(args: argparse.Namespace) -> int:
     from features.artifacts import check_name
 
     check_name(args.name)
-    frame = read_table(args.data)
-    valid = read_table(args.valid) if args.valid else None
+    from training.distributed import cluster_from_env
+
+    # a TF_CONFIG worker always streams: each reads only its share of the files, never the whole table
+    streaming = should_stream(args.data, args.stream) or cluster_from_env() is not None
+    # streaming: the spec is inferred from the first rows (give --spec or --categorical/--numeric to be explicit)
+    frame = head_frame(args.data) if streaming else read_table(args.data)
     spec = resolve_spec(
         frame,
         target=args.target,
@@ -107,7 +113,11 @@ def _train_quietly(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )
-    train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
+    if streaming:
+        train_files(args.data, spec, config, name=args.name, out=args.out, valid=args.valid)
+    else:
+        valid = read_table(args.valid) if args.valid else None
+        train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
     return 0
 
 
@@ -193,8 +203,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     t = commands.add_parser("train", help="train a model and write a versioned bundle")
-    t.add_argument("--data", help="training table (.csv, .tsv or .parquet)")
-    t.add_argument("--valid", help="holdout table; default: a stratified split of --data")
+    t.add_argument(
+        "--data", help="training data: a .csv/.tsv/.parquet file, or a folder or glob of Parquet files (streamed from disk)"
+    )
+    t.add_argument(
+        "--valid",
+        help="holdout data (same forms as --data); default: a split of --data (stratified, or a row hash when streaming)",
+    )
+    t.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream --data from disk even when it is one small file (folders, globs and files over 512 MB always stream)",
+    )
     t.add_argument("--spec", help="feature spec YAML (target, task, categorical, numeric, embedding_dims)")
     t.add_argument("--target", help="target column")
     t.add_argument("--task", choices=["binary", "multiclass", "regression"], help="default: inferred from the target")

@@ -22,9 +22,8 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     return result
 
 
-def classification_baseline(y_train: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Always predict the training class frequencies (majority class for accuracy)."""
-    prior = np.bincount(y_train, minlength=n_classes) / len(y_train)
+def classification_baseline(prior: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Always predict the training class frequencies ``prior`` (majority class for accuracy)."""
     proba = np.tile(prior, (len(y), 1))
     baseline = classification_metrics(y, proba)
     baseline["accuracy"] = float(np.mean(y == prior.argmax()))
@@ -41,5 +40,6 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def regression_baseline(y_train: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    return regression_metrics(y, np.full(len(y), float(np.mean(y_train))))
+def regression_baseline(train_mean: float, y: np.ndarray) -> dict[str, float]:
+    """Always predict the training mean."""
+    return regression_metrics(y, np.full(len(y), train_mean))

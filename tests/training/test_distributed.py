@@ -28,10 +28,12 @@ FAST += ["--hidden", "32,16", "--seed", "3"]
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
-    """A tiny table in Parquet: what every worker reads."""
+    """A tiny table as a folder of Parquet shards: every worker streams its share of them."""
     folder = tmp_path_factory.mktemp("shards")
-    planted_frame(2400, task="binary").to_parquet(folder / "planted.parquet")
-    return folder / "planted.parquet"
+    frame = planted_frame(3200, task="binary")
+    for i in range(4):
+        frame.iloc[i * 800 : (i + 1) * 800].to_parquet(folder / f"part-{i}.parquet", row_group_size=400)
+    return folder
 
 
 def assert_one_normal_bundle(out: Path, workers: int) -> None:

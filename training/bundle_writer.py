@@ -1,0 +1,215 @@
+"""After fitting, whichever route fitted: evaluate on the holdout, export the NumPy graph and
+check its parity, and write the bundle (model, encoders, spec, manifest, report) atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import keras
+import numpy as np
+import pandas as pd
+
+from features.artifacts import write_bundle
+from features.encoder import TabularEncoder
+from features.errors import DataError
+from features.schema import FeatureSpec
+from features.target import LabelTarget, ScaledTarget, python_scalar
+from training import metrics
+from training.config import TrainConfig
+from training.export import check_parity, to_graph
+from training.fitting import MONITOR
+from training.model import input_names
+from training.report import write_report
+from training.spec import dump_spec
+
+PARITY_ROWS = 20_000
+
+
+@dataclass
+class Fitted:
+    """A trained network with everything the bundle records about how it was trained."""
+
+    model: keras.Model
+    encoder: TabularEncoder
+    target: LabelTarget | ScaledTarget
+    spec: FeatureSpec
+    config: TrainConfig
+    history: dict[str, list[float]]
+    fit_seconds: float
+    train_rows: int
+    valid_frame: pd.DataFrame  # the raw holdout rows
+    valid_x: list[np.ndarray]
+    train_summary: np.ndarray | float  # the training class frequencies, or the target's mean: the baseline
+    dims: dict[str, int]
+    shrinkage: dict[str, float]
+    batch_size: int
+    ignored: dict[str, str]
+    example: dict[str, Any]
+    fingerprint: str
+    source: str | None
+    extra: dict[str, Any] = field(default_factory=dict)  # route-specific entries of manifest["training"]
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    manifest: dict[str, Any]
+    model: keras.Model
+    encoder: TabularEncoder
+    target: LabelTarget | ScaledTarget
+    valid: pd.DataFrame  # the raw holdout rows the metrics were computed on
+
+
+def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float, log: Callable[[str], None]) -> TrainResult:
+    model, encoder, target, spec = fitted.model, fitted.encoder, fitted.target, fitted.spec
+    task = spec.task or "regression"
+    valid_target = fitted.valid_frame[spec.target]
+    output = np.asarray(model.predict(fitted.valid_x, batch_size=4096, verbose=0))
+    holdout, baseline = _evaluate(target, output, fitted.train_summary, valid_target, task)
+    log("holdout: " + _fmt(holdout) + "   baseline: " + _fmt(baseline))
+
+    numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
+    embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]
+    graph = to_graph(model, embedding_layers, numeric_width)
+    parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in fitted.valid_x], len(spec.categorical))
+    epochs_run = len(fitted.history["loss"])
+    manifest: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task": task,
+        "target": _target_manifest(spec.target, target),
+        "features": _features_manifest(encoder, fitted.dims, embedding_layers, fitted.shrinkage),
+        "numeric_inputs": list(encoder.numeric_.get_feature_names_out()) if encoder.numeric_ is not None else [],
+        "ignored_columns": fitted.ignored,  # the service accepts and ignores these fields of a record
+        "example": fitted.example,
+        "metrics": {"holdout": holdout, "baseline": baseline},
+        "training": {
+            "rows": {"train": fitted.train_rows, "valid": len(fitted.valid_frame)},
+            "epochs_run": epochs_run,
+            "best_epoch": int(np.argmin(fitted.history[MONITOR])) + 1,
+            "history": {k: [round(float(v), 6) for v in vs] for k, vs in fitted.history.items()},
+            "fit_seconds": round(fitted.fit_seconds, 3),
+            "rows_per_second": round(fitted.train_rows * epochs_run / fitted.fit_seconds),
+            "data_fingerprint": fitted.fingerprint,
+            "source": fitted.source,
+            "config": fitted.config.to_dict(),
+            "min_frequency": fitted.config.min_frequency,
+            "batch_size": fitted.batch_size,
+            **fitted.extra,
+        },
+        "model": {"parameters": int(model.count_params()), "layers": [layer.name for layer in model.layers]},
+        "parity": {"max_abs_diff": parity, "rows": int(min(len(fitted.valid_frame), PARITY_ROWS))},
+        "versions": _versions(),
+    }
+
+    def write_files(folder: Path) -> None:
+        model.save(folder / "model.keras")
+        manifest["graph"] = graph.save(folder / "graph.npz")
+        joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
+        (folder / "spec.yaml").write_text(dump_spec(spec))
+        seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
+        manifest["training"]["report_seconds"] = round(seconds, 3)
+
+    try:
+        path = write_bundle(Path(out), name, manifest, write_files)
+    except OSError as exc:
+        raise DataError(f"could not write the model under {out}: {exc.strerror or exc}", field="out", value=str(out)) from None
+    manifest["training"]["total_seconds"] = round(time.perf_counter() - started, 3)
+    log(f"wrote {path}  ({time.perf_counter() - started:.1f} s)")
+    return TrainResult(path, manifest, model, encoder, target, fitted.valid_frame)
+
+
+def train_summary(target: LabelTarget | ScaledTarget, y_train: Any) -> np.ndarray | float:
+    """What the baseline needs of the training targets (in memory)."""
+    if isinstance(target, LabelTarget):
+        return np.bincount(target.transform(y_train), minlength=len(target.classes_)) / len(y_train)
+    return float(np.mean(np.asarray(y_train, dtype=np.float64)))
+
+
+def example_row(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
+    """One complete training row (no missing values if there is one), to show in /docs."""
+    complete = frame[spec.features].dropna()
+    row = (complete if len(complete) else frame[spec.features]).iloc[0]
+    return {name: _json_value(row[name]) for name in spec.features}
+
+
+def _json_value(value: Any) -> Any:
+    value = python_scalar(value)
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _evaluate(
+    target: Any, output: np.ndarray, summary: np.ndarray | float, y_valid: pd.Series, task: str
+) -> tuple[dict[str, float], dict[str, float]]:
+    if task == "regression":
+        truth = np.asarray(y_valid, dtype=np.float64)
+        return metrics.regression_metrics(truth, target.values(output)), metrics.regression_baseline(float(summary), truth)
+    truth = target.transform(y_valid)
+    return metrics.classification_metrics(truth, target.probabilities(output)), metrics.classification_baseline(
+        np.asarray(summary), truth
+    )
+
+
+def _target_manifest(name: str, target: LabelTarget | ScaledTarget) -> dict[str, Any]:
+    if isinstance(target, LabelTarget):
+        return {"name": name, "labels": list(target.classes_)}
+    return {"name": name, "mean": target.mean_, "scale": target.scale_, "log": target.log_}
+
+
+def _features_manifest(
+    encoder: TabularEncoder, dims: dict[str, int], layers: list[str], shrinkage: dict[str, float]
+) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for name, layer in zip(encoder.categorical, layers, strict=True):
+        enc = encoder.categorical_[name]
+        entries.append(
+            {
+                "name": name,
+                "kind": "categorical",
+                "input": layer.removeprefix("embedding_"),
+                "embedding_layer": layer,
+                "vocabulary_size": len(enc.vocabulary_),
+                "embedding_dim": dims[name],
+                "rare_values_folded": enc.n_rare_values_,
+                "missing_rows": enc.n_missing_rows_,
+                **enc.coverage(),
+                "shrinkage": shrinkage[name],
+            }
+        )
+    num = encoder.numeric_
+    for j, name in enumerate(encoder.numeric):
+        assert num is not None
+        entries.append(
+            {
+                "name": name,
+                "kind": "numeric",
+                "median": num.medians_[j],
+                "mean": num.means_[j],
+                "std": num.scales_[j],
+                "min": num.mins_[j],
+                "max": num.maxs_[j],
+                "missing_indicator": bool(num.indicators_[j]),
+            }
+        )
+    return entries
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("catembed", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in values.items())

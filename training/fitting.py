@@ -1,0 +1,111 @@
+"""The parts of fitting both routes share (in memory and streamed, one or many workers): the
+compiled network, its loss and metrics, the target's encoding, callbacks and class weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from features.encoder import TabularEncoder
+from features.errors import DataError
+from features.schema import FeatureSpec
+from features.target import LabelTarget, ScaledTarget
+from training.config import TrainConfig, auto_shrinkage
+from training.model import build_model, embedding_dims
+from training.report import curve_metric
+
+FIT_LOSS = "fit_loss"
+MONITOR = f"val_{FIT_LOSS}"  # early stopping and the best epoch: the holdout loss without penalties
+
+
+def label_target(spec: FeatureSpec, labels: list[Any]) -> LabelTarget:
+    target = LabelTarget().fit(labels)
+    n_classes = len(target.classes_)
+    if n_classes < 2:
+        raise DataError(f"target {spec.target!r} has one class ({target.classes_[0]!r}); nothing to learn", field=spec.target)
+    if spec.task == "binary" and n_classes != 2:
+        raise DataError(f"task is binary but target {spec.target!r} has {n_classes} classes", field=spec.target)
+    return target
+
+
+def compiled_model(
+    encoder: TabularEncoder,
+    spec: FeatureSpec,
+    config: TrainConfig,
+    task: str,
+    target: LabelTarget | ScaledTarget,
+    train_rows: int,
+) -> tuple[keras.Model, dict[str, int], dict[str, float]]:
+    """(the compiled network, embedding sizes, shrinkage k per feature)."""
+    n_classes = len(target.classes_) if isinstance(target, LabelTarget) else 1
+    vocab = {f: encoder.categorical_[f].n_indices for f in spec.categorical}
+    dims = embedding_dims(encoder, spec, config)
+    numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
+    counts = {f: encoder.categorical_[f].counts_ for f in spec.categorical}
+    shrinkage = _shrinkage(config, vocab, train_rows)
+    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=loss_name(task, config),
+        metrics=[curve_metric(task, config), fit_metric(task, config)],
+    )
+    return model, dims, shrinkage
+
+
+def _shrinkage(config: TrainConfig, vocab: dict[str, int], rows: int) -> dict[str, float]:
+    """Each feature's k of s_c = n_c / (n_c + k); 0 (a plain table) below shrinkage_min_values."""
+    k = config.shrinkage if config.shrinkage is not None else auto_shrinkage(rows)
+    return {f: float(k) if n - 1 >= config.shrinkage_min_values else 0.0 for f, n in vocab.items()}
+
+
+def target_array(target: LabelTarget | ScaledTarget, y: Any, task: str, config: TrainConfig) -> np.ndarray:
+    encoded = target.transform(y)
+    if task == "regression" or (task == "binary" and config.binary_head == "sigmoid"):
+        return encoded.astype(np.float32).reshape(-1, 1)
+    return encoded
+
+
+def fit_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:
+    """The loss without the penalties: Keras' val_loss includes the L2 terms, so a growing
+    deviation penalty would stop training (and pick the epoch) on the prior, not the fit."""
+    loss = loss_name(task, config)
+    if loss == "mean_squared_error":
+        return keras.metrics.MeanSquaredError(name=FIT_LOSS)
+    if loss == "binary_crossentropy":
+        return keras.metrics.BinaryCrossentropy(name=FIT_LOSS)
+    return keras.metrics.SparseCategoricalCrossentropy(name=FIT_LOSS)
+
+
+def loss_name(task: str, config: TrainConfig) -> str:
+    if task == "regression":
+        return "mean_squared_error"
+    if task == "binary" and config.binary_head == "sigmoid":
+        return "binary_crossentropy"
+    return "sparse_categorical_crossentropy"
+
+
+def callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    chosen: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(monitor=MONITOR, patience=config.patience, restore_best_weights=True)
+    ]
+    if config.lr_schedule == "plateau":
+        # cut the step size before early stopping gives up, so the last epochs refine instead of stop
+        chosen.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=MONITOR,
+                factor=config.lr_factor,
+                patience=max(1, config.patience // 2),
+                min_lr=config.learning_rate * 1e-3,
+            )
+        )
+    elif config.lr_schedule != "constant":
+        raise DataError(f"unknown lr_schedule {config.lr_schedule!r}; use 'constant' or 'plateau'", field="lr_schedule")
+    return chosen
+
+
+def class_weight(class_rows: np.ndarray) -> dict[int, float]:
+    """'balanced' weights from the training rows per class."""
+    total, n_classes = float(class_rows.sum()), len(class_rows)
+    return {i: total / (n_classes * max(float(c), 1.0)) for i, c in enumerate(class_rows)}

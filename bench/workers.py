@@ -118,8 +118,19 @@ def free_ports(n: int) -> list[int]:
 
 
 def manifest(out: Path) -> dict[str, Any]:
-    training = json.loads(next(out.glob("*/1/manifest.json")).read_text())["training"]
-    return {"fit_s": training["fit_seconds"], "rows_per_s": training["rows_per_second"], "epochs": training["epochs_run"]}
+    """The manifest's figures, and what the gradient all-reduce carries per step (docs/distributed.md):
+    a shrunk table's gradient is dense (vocabulary × dim × 4 bytes), a plain table's is the batch's rows."""
+    found = json.loads(next(out.glob("*/1/manifest.json")).read_text())
+    training, tables = found["training"], [f for f in found["features"] if f["kind"] == "categorical"]
+    dense = sum((f["vocabulary_size"] + 1) * f["embedding_dim"] * 4 for f in tables if f["shrinkage"])
+    return {
+        "fit_s": training["fit_seconds"],
+        "rows_per_s": training["rows_per_second"],
+        "epochs": training["epochs_run"],
+        "steps_per_epoch": -(-training["rows"]["train"] // training["batch_size"]),
+        "dense_table_gradient_mb": round(dense / 1e6, 1),
+        "tables": {f["name"]: [f["vocabulary_size"], f["embedding_dim"], bool(f["shrinkage"])] for f in tables},
+    }
 
 
 def main() -> None:

@@ -98,29 +98,39 @@ def test_two_tf_config_processes_train_one_bundle(shards, tmp_path):
     assert_one_normal_bundle(out, workers=2)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(400)
-def test_two_ray_workers_train_one_bundle(shards, tmp_path):
+def on_local_ray(*args: str) -> subprocess.CompletedProcess[str]:
+    """``catembed train *args --workers 2``, starting its own local Ray cluster."""
     pytest.importorskip("ray", reason="Ray is the optional extra catembed[distributed]")
     # Ray writes /tmp/ray and ~/.ray: both go to a short temporary folder (its socket paths must stay short)
     ray_home = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, "RAY_TMPDIR": str(ray_home), "HOME": str(ray_home)}
     env.pop("RAY_ADDRESS", None)
-    out = tmp_path / "out"
     try:
-        run = subprocess.run(
-            [CATEMBED, "train", "--data", str(shards), "--out", str(out), *FAST, "--workers", "2"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=360,
-            check=False,
+        return subprocess.run(
+            [CATEMBED, "train", *args, "--workers", "2"], env=env, capture_output=True, text=True, timeout=360, check=False
         )
     finally:
         shutil.rmtree(ray_home, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_two_ray_workers_train_one_bundle(shards, tmp_path):
+    out = tmp_path / "out"
+    run = on_local_ray("--data", str(shards), "--out", str(out), *FAST)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "training on 2 Ray workers (a local cluster)" in run.stdout
     assert_one_normal_bundle(out, workers=2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_bad_input_in_a_ray_worker_is_one_line_and_exit_2(shards, tmp_path):
+    run = on_local_ray("--data", str(shards), "--out", str(tmp_path), *FAST, "--target", "no_such_column")
+    assert run.returncode == 2, run.stderr[-3000:]
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: worker ") and "no_such_column" in last
+    assert not (tmp_path / "planted").exists()
 
 
 def test_malformed_tf_config_is_one_line_and_exit_2(shards, tmp_path, monkeypatch, capsys):

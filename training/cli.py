@@ -52,12 +52,16 @@ def _train(args: argparse.Namespace) -> int:
     from training.native_log import held_native_log
 
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
-        from training.distributed import cluster_from_env, join
+        from training.cluster import WorkerLost, cluster_from_env, join
 
         cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
         if cluster is not None:
             join(cluster)  # before any TensorFlow op: the collective configures the runtime
-        return _train_quietly(args)
+        try:
+            return _train_quietly(args)
+        except WorkerLost as exc:  # not bad input (exit 2), and not a crash of ours (a traceback)
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
 
 
 def _train_quietly(args: argparse.Namespace) -> int:
@@ -79,7 +83,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
     from features.artifacts import check_name
 
     check_name(args.name)
-    from training.distributed import cluster_from_env
+    from training.cluster import cluster_from_env
 
     # a TF_CONFIG worker always streams: each reads only its share of the files, never the whole table
     streaming = should_stream(args.data, args.stream) or cluster_from_env() is not None

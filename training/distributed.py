@@ -15,10 +15,7 @@ Only TensorFlow, Keras and NumPy: the launcher (Ray or not) is someone else's bu
 from __future__ import annotations
 
 import functools
-import json
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -26,59 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from features.errors import DataError
+from training.cluster import Cluster, WorkerLost, cluster_from_env, join
 from training.config import TrainConfig
 
-
-@dataclass(frozen=True)
-class Cluster:
-    workers: int
-    index: int
-
-    @property
-    def is_chief(self) -> bool:
-        return self.index == 0
-
-
-def cluster_from_env(environ: Mapping[str, str] = os.environ) -> Cluster | None:
-    """This process's place in the ``TF_CONFIG`` cluster; None when there is no cluster of two or more."""
-    text = environ.get("TF_CONFIG", "").strip()
-    if not text:
-        return None
-    try:
-        config = json.loads(text)
-        workers = config["cluster"].get("worker", [])
-        chiefs = config["cluster"].get("chief", [])
-        task = config["task"]
-        kind, index = task["type"], int(task["index"])
-        if not isinstance(workers, list) or not isinstance(chiefs, list):
-            raise TypeError("cluster entries must be lists of host:port")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(
-            f"TF_CONFIG is not a valid cluster description ({type(exc).__name__}: {exc}); expected "
-            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}',
-            field="TF_CONFIG",
-            value=text[:200],
-        ) from None
-    # a "chief" task, when the launcher names one, is worker 0 of the collective
-    members = len(chiefs) + len(workers)
-    position = index if kind == "chief" else len(chiefs) + index
-    if kind not in ("chief", "worker") or not 0 <= position < members:
-        raise DataError(
-            f"TF_CONFIG task {kind!r} #{index} is not one of the cluster's {members} workers",
-            field="TF_CONFIG",
-            value=text[:200],
-        )
-    return Cluster(members, position) if members > 1 else None
-
-
-@functools.cache
-def join(cluster: Cluster) -> tf.distribute.Strategy:
-    """Join the collective. Call it before any TensorFlow op runs in this process: the strategy
-    configures the runtime, which cannot change once it has started."""
-    try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as exc:  # "Collective ops must be configured at program startup"
-        raise RuntimeError(f"{exc}: call training.distributed.join(cluster) before any TensorFlow op") from None
+__all__ = ["Cluster", "WorkerLost", "cluster_from_env", "fit_distributed", "join"]
 
 
 def fit_distributed(
@@ -108,6 +56,34 @@ def fit_distributed(
     shard = slice(cluster.index, None, cluster.workers)
     valid_shard = ([x[shard] for x in valid_x], valid_y[shard])
 
+    try:
+        history, best_weights = _epochs(
+            strategy, cluster, model, plain, train_batches, steps_per_epoch, valid_shard, config, monitor, class_weight, log
+        )
+        plain.set_weights(best_weights)
+        _copy_optimizer_state(model, plain)
+        _all_sum(strategy, np.zeros(1))  # a barrier: every worker has finished before the chief writes
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as exc:
+        # TensorFlow's coordination service notices a silent peer within seconds and aborts the collectives
+        reason = next((line for line in exc.message.splitlines() if "unhealthy" in line), exc.message.splitlines()[0])
+        raise WorkerLost(f"worker {cluster.index}: the training cluster lost a worker ({reason.strip()})") from None
+    return plain, history
+
+
+def _epochs(
+    strategy: tf.distribute.Strategy,
+    cluster: Cluster,
+    model: keras.Model,
+    plain: keras.Model,
+    train_batches: Callable[[int, int, int], tf.data.Dataset],
+    steps_per_epoch: int,
+    valid_shard: tuple[list[np.ndarray], np.ndarray],
+    config: TrainConfig,
+    monitor: str,
+    class_weight: dict[int, float] | None,
+    log: Callable[[str], None],
+) -> tuple[dict[str, list[float]], list[np.ndarray]]:
+    """The epochs, as ``fit`` with EarlyStopping (and ReduceLROnPlateau) runs them: (history, best weights)."""
     step = _train_step(strategy, model, class_weight)
     early, plateau = _EarlyStopping(config.patience), _Plateau(config)
     history: dict[str, list[float]] = {}
@@ -133,10 +109,7 @@ def fit_distributed(
         if config.lr_schedule == "plateau" and (lr := plateau.update(logs[monitor], logs["learning_rate"])) is not None:
             model.optimizer.learning_rate.assign(lr)
             log(f"learning rate reduced to {lr:.3g}")
-    plain.set_weights(early.best_weights if early.best_weights is not None else model.get_weights())
-    _copy_optimizer_state(model, plain)
-    _all_sum(strategy, np.zeros(1))  # a barrier: every worker has finished before the chief writes
-    return plain, history
+    return history, early.best_weights if early.best_weights is not None else model.get_weights()
 
 
 def _train_step(
@@ -193,8 +166,16 @@ def _state_variables(model: keras.Model) -> list[Any]:
 
 
 def _all_sum(strategy: tf.distribute.Strategy, values: np.ndarray) -> np.ndarray:
-    tensor = tf.constant(values, tf.float64)
-    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(tensor)), axis=None))
+    return np.asarray(_summer(strategy)(tf.constant(values, tf.float64)))
+
+
+@functools.cache
+def _summer(strategy: tf.distribute.Strategy) -> Callable[[tf.Tensor], tf.Tensor]:
+    @tf.function  # collectives run eagerly are slow, and TensorFlow warns about it on every call
+    def total(values: tf.Tensor) -> tf.Tensor:
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(values,)), axis=None)
+
+    return total
 
 
 def _chief_value(strategy: tf.distribute.Strategy, cluster: Cluster, values: np.ndarray) -> np.ndarray:

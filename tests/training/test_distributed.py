@@ -19,7 +19,7 @@ from features.artifacts import list_versions, load_bundle
 from features.errors import DataError
 from tests.synthetic import planted_frame
 from training.cli import main
-from training.distributed import Cluster, cluster_from_env
+from training.cluster import Cluster, cluster_from_env
 
 CATEMBED = str(Path(sys.executable).parent / "catembed")
 FAST = ["--target", "label", "--name", "planted", "--epochs", "6", "--patience", "2", "--batch-size", "128"]
@@ -166,7 +166,7 @@ def test_one_worker_never_imports_ray(tmp_path):
     code = (
         "import sys; from training.cli import main; "
         f"code = main(['train', '--data', {str(tmp_path / 'missing.csv')!r}, '--name', 'x', '--workers', '1']); "
-        "print(code, 'ray' in sys.modules, 'training.distributed' in sys.modules)"
+        "print(code, 'ray' in sys.modules, 'training.cluster' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert run.stdout.split() == ["2", "False", "True"], run.stderr[-2000:]  # through the train path, without Ray

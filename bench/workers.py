@@ -31,18 +31,20 @@ import numpy as np
 CATEMBED = str(Path(sys.executable).parent / "catembed")
 
 
-def make_shards(folder: Path, rows: int, shards: int, seed: int = 0) -> None:
+def make_shards(folder: Path, rows: int, shards: int, seed: int = 0, users: int = 20_000, flat: bool = False) -> None:
+    """flat: every user equally frequent, so all of them get a vector (a big, dense-gradient table);
+    else a Zipf tail, where most users are rarer than min_frequency and share the unknown vector."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    users = np.minimum(rng.zipf(1.3, rows), 20_000) - 1
-    user_effect = rng.normal(0, 1, 20_000)
+    user = rng.integers(0, users, rows) if flat else np.minimum(rng.zipf(1.3, rows), users) - 1
+    user_effect = rng.normal(0, 1, users)
     store, day = rng.integers(0, 50, rows), rng.integers(0, 7, rows)
     x = rng.normal(0, 1, (rows, 3))
-    score = user_effect[users] + 0.3 * (store % 5) - 0.2 * day + x @ np.array([1.0, -0.5, 0.25])
+    score = user_effect[user] + 0.3 * (store % 5) - 0.2 * day + x @ np.array([1.0, -0.5, 0.25])
     frame = pd.DataFrame(
         {
-            "user": [f"u{u}" for u in users],
+            "user": [f"u{u}" for u in user],
             "store": [f"s{s}" for s in store],
             "day": day,
             "x0": x[:, 0],
@@ -137,17 +139,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--flat", action="store_true", help="uniform users: every one gets its own (dense-gradient) vector")
     parser.add_argument("--out", default="bench/results/workers.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-workers-", dir="/tmp"))
     try:
         data = work / "data"
-        make_shards(data, args.rows, shards=8)
+        make_shards(data, args.rows, shards=8, users=args.users, flat=args.flat)
         train = [CATEMBED, "train", "--data", str(data), "--target", "label", "--name", "bench"]
         train += ["--epochs", str(args.epochs), "--patience", str(args.epochs + 1), "--batch-size", "2048", "--seed", "0"]
         env = dict(os.environ)
         env.pop("RAY_ADDRESS", None)
-        results: dict[str, Any] = {"rows": args.rows, "epochs": args.epochs, "cpus": os.cpu_count()}
+        results: dict[str, Any] = {"rows": args.rows, "epochs": args.epochs, "users": args.users, "flat": args.flat}
+        results["cpus"] = os.cpu_count()
 
         out = work / "one"
         results["1 process"] = {**run([([*train, "--out", str(out)], env)]), **manifest(out)}

@@ -88,13 +88,19 @@ def _worker(config: dict[str, Any]) -> None:
 
 
 def _first_failure(error: Exception) -> Exception:
-    """The first worker's own exception: a CatembedError stays one (one line, exit 2)."""
+    """One worker's own exception: a CatembedError stays one (one line, exit 2); else a worker
+    that died explains the others' failures better than their "lost a worker"."""
     failures = getattr(error, "worker_failures", None) or {}
-    for rank, failure in sorted(failures.items()):
-        cause = getattr(failure, "cause", failure)
+    causes = [(rank, getattr(failure, "cause", failure)) for rank, failure in sorted(failures.items())]
+    for rank, cause in causes:
         if isinstance(cause, CatembedError):
             return CatembedError(f"worker {rank}: {cause.message}", field=cause.field, value=cause.value)
-        return WorkerFailed(
-            f"worker {rank}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__}"
-        )
-    return WorkerFailed(str(error).strip().splitlines()[-1])
+    for rank, cause in sorted(causes, key=lambda item: isinstance(item[1], WorkerFailed)):
+        return WorkerFailed(f"worker {rank}: {_one_line(cause)}")
+    return WorkerFailed(_one_line(error))
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    line = lines[-1] if lines else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

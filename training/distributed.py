@@ -4,8 +4,8 @@ Any launcher that sets ``TF_CONFIG`` (Ray Train, Kubeflow's TFJob, two shells) m
 ``catembed train`` process one worker. Keras 3 ``model.fit`` fails under this strategy with
 multi-input models (keras-team/keras#20329), so the loop is ours, and small: a ``tf.function``
 step under ``strategy.run`` with the compiled model's loss and optimizer (the optimizer sums the
-gradients across workers), then per epoch the compiled metrics on the holdout, evaluated in
-shards and all-reduced, and the fit's callbacks re-stated: early stopping with best-weights
+gradients across workers), then per epoch the compiled metrics on the training batches and on
+the holdout (evaluated in shards), their accumulators all-reduced, and the fit's callbacks re-stated: early stopping with best-weights
 restore, and ReduceLROnPlateau. Every decision is taken on the chief's numbers, broadcast to all
 workers, so no worker can stop an epoch before another and leave it waiting in a collective.
 
@@ -84,7 +84,9 @@ def _epochs(
     log: Callable[[str], None],
 ) -> tuple[dict[str, list[float]], list[np.ndarray]]:
     """The epochs, as ``fit`` with EarlyStopping (and ReduceLROnPlateau) runs them: (history, best weights)."""
-    step = _train_step(strategy, model, class_weight)
+    # the compiled metrics on the training batches, as fit logs them: plain variables, this worker's batches
+    train_metrics = [keras.metrics.deserialize(c) for c in model.get_compile_config().get("metrics") or []]
+    step = _train_step(strategy, model, class_weight, train_metrics)
     early, plateau = _EarlyStopping(config.patience), _Plateau(config)
     history: dict[str, list[float]] = {}
     for epoch in range(config.epochs):
@@ -92,13 +94,17 @@ def _epochs(
             lambda context, epoch=epoch: train_batches(context.input_pipeline_id, context.num_input_pipelines, epoch)
         )
         batch_iterator, loss_sum = iter(batches), 0.0
+        for metric in train_metrics:
+            metric.reset_state()
         for _ in range(steps_per_epoch):
             loss_sum += float(step(batch_iterator))  # this worker's share of the global mean loss
         plain.set_weights(model.get_weights())
-        states = _evaluate_states(plain, valid_shard)
-        summed = _chief_value(strategy, cluster, _all_sum(strategy, np.concatenate([[loss_sum], states])))
-        _assign_states(plain, summed[1:])
-        logs = {"loss": summed[0] / steps_per_epoch, **{f"val_{k}": float(v) for k, v in plain.get_metrics_result().items()}}
+        states = [np.asarray([loss_sum]), _states(train_metrics), _evaluate_states(plain, valid_shard)]
+        summed = _chief_value(strategy, cluster, _all_sum(strategy, np.concatenate(states)))
+        trained = _assign_states(train_metrics, summed[1:])
+        _assign_states(plain.metrics, summed[1 + trained :])
+        logs = {"loss": summed[0] / steps_per_epoch, **{m.name: float(m.result()) for m in train_metrics}}
+        logs.update({f"val_{k}": float(v) for k, v in plain.get_metrics_result().items()})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
@@ -113,13 +119,16 @@ def _epochs(
 
 
 def _train_step(
-    strategy: tf.distribute.Strategy, model: keras.Model, class_weight: dict[int, float] | None
+    strategy: tf.distribute.Strategy,
+    model: keras.Model,
+    class_weight: dict[int, float] | None,
+    metrics: list[keras.metrics.Metric],
 ) -> Callable[[Any], tf.Tensor]:
     loss = keras.losses.get(model.loss)
     per_example = loss.call if isinstance(loss, keras.losses.Loss) else loss  # unreduced: we average over the global batch
     weights = None if class_weight is None else tf.constant([class_weight[i] for i in range(len(class_weight))], tf.float32)
 
-    def replica_step(x: tuple[tf.Tensor, ...], y: tf.Tensor) -> tf.Tensor:
+    def replica_step(x: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             output = model(list(x), training=True)
             losses = per_example(y, output)
@@ -130,12 +139,16 @@ def _train_step(
                 value += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         gradients = tape.gradient(value, model.trainable_variables)
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))  # all-reduces
-        return value
+        return value, output
 
     @tf.function
     def step(iterator: Any) -> tf.Tensor:
         x, y = next(iterator)
-        return strategy.experimental_local_results(strategy.run(replica_step, args=(x, y)))[0]
+        value, output = strategy.run(replica_step, args=(x, y))
+        local = strategy.experimental_local_results
+        for metric in metrics:  # unweighted, as compile(metrics=...) is under fit
+            metric.update_state(local(y)[0], local(output)[0])
+        return local(value)[0]
 
     return step
 
@@ -150,19 +163,22 @@ def _copy_optimizer_state(source: keras.Model, target: keras.Model) -> None:
 def _evaluate_states(model: keras.Model, valid: tuple[list[np.ndarray], np.ndarray]) -> np.ndarray:
     """The compiled metrics' accumulators (sums and counts) over this worker's holdout shard."""
     model.evaluate(*valid, batch_size=4096, verbose=0)
-    return np.concatenate([np.ravel(keras.ops.convert_to_numpy(v)).astype(np.float64) for v in _state_variables(model)])
+    return _states(model.metrics)
 
 
-def _assign_states(model: keras.Model, values: np.ndarray) -> None:
+def _states(metrics: list[keras.metrics.Metric]) -> np.ndarray:
+    values = [np.ravel(keras.ops.convert_to_numpy(v)).astype(np.float64) for m in metrics for v in m.variables]
+    return np.concatenate(values) if values else np.zeros(0)
+
+
+def _assign_states(metrics: list[keras.metrics.Metric], values: np.ndarray) -> int:
+    """Load summed accumulators back into the metrics; the number of values they took."""
     start = 0
-    for variable in _state_variables(model):
+    for variable in (v for m in metrics for v in m.variables):
         size = int(np.prod(variable.shape))
         variable.assign(values[start : start + size].reshape(variable.shape).astype(variable.dtype))
         start += size
-
-
-def _state_variables(model: keras.Model) -> list[Any]:
-    return [v for metric in model.metrics for v in metric.variables]
+    return start
 
 
 def _all_sum(strategy: tf.distribute.Strategy, values: np.ndarray) -> np.ndarray:

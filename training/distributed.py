@@ -4,10 +4,11 @@ Any launcher that sets ``TF_CONFIG`` (Ray Train, Kubeflow's TFJob, two shells) m
 ``catembed train`` process one worker. Keras 3 ``model.fit`` fails under this strategy with
 multi-input models (keras-team/keras#20329), so the loop is ours, and small: a ``tf.function``
 step under ``strategy.run`` with the compiled model's loss and optimizer (the optimizer sums the
-gradients across workers), then per epoch the compiled metrics on the training batches and on
-the holdout (evaluated in shards), their accumulators all-reduced, and the fit's callbacks re-stated: early stopping with best-weights
-restore, and ReduceLROnPlateau. Every decision is taken on the chief's numbers, broadcast to all
-workers, so no worker can stop an epoch before another and leave it waiting in a collective.
+gradients across workers); per epoch, the compiled metrics on the training batches and on the
+holdout (evaluated in shards), their accumulators all-reduced; and the fit's callbacks
+re-stated: early stopping with best-weights restore, and ReduceLROnPlateau. Every decision is
+taken on the chief's numbers, broadcast to all workers, so no worker can stop an epoch before
+another and leave it waiting in a collective.
 
 Only TensorFlow, Keras and NumPy: the launcher (Ray or not) is someone else's business.
 """

@@ -17,15 +17,19 @@ from features.errors import CatembedError
 EXIT_USAGE = 2
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, raise_errors: bool = False) -> int:
+    """raise_errors: let a CatembedError propagate (a Ray worker hands it to the driver)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except CatembedError as exc:
+        if raise_errors:
+            raise
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -34,10 +38,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
+    if args.workers > 1:
+        from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
+
+        try:
+            # each worker runs the same command; the last --workers wins (abbreviations included)
+            return train_on_ray([*args.argv[1:], "--workers", "1"], args.workers)
+        except WorkerFailed as exc:
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
     from training.native_log import held_native_log
 
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
-        return _train_quietly(args)
+        from training.cluster import WorkerLost, cluster_from_env, join
+
+        cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
+        if cluster is not None:
+            join(cluster)  # before any TensorFlow op: the collective configures the runtime
+        try:
+            return _train_quietly(args)
+        except WorkerLost as exc:  # not bad input (exit 2), and not a crash of ours (a traceback)
+            print(f"error: training failed: {exc}", file=sys.stderr)
+            return 1
 
 
 def _train_quietly(args: argparse.Namespace) -> int:
@@ -59,7 +83,10 @@ def _train_quietly(args: argparse.Namespace) -> int:
     from features.artifacts import check_name
 
     check_name(args.name)
-    streaming = should_stream(args.data, args.stream)
+    from training.cluster import cluster_from_env
+
+    # a TF_CONFIG worker always streams: each reads only its share of the files, never the whole table
+    streaming = should_stream(args.data, args.stream) or cluster_from_env() is not None
     # streaming: the spec is inferred from the first rows (give --spec or --categorical/--numeric to be explicit)
     frame = head_frame(args.data) if streaming else read_table(args.data)
     spec = resolve_spec(
@@ -236,6 +263,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="N ≥ 2: train on N Ray workers (RAY_ADDRESS, else a local cluster); docs/distributed.md",
+    )
     t.set_defaults(func=_train)
 
     p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")

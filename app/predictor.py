@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +73,18 @@ class Predictor:
         self.drift.predictions += parsed.n_rows
         return {"model": self.name, "version": self.version, "predictions": self._results(output, warnings)}
 
-    def predict_columns(self, columns: Mapping[str, Any]) -> ColumnarPrediction:
-        """Feature columns (as the v2 codec decodes them) → one array per output, compact warnings."""
-        return self._columnar(self.parser.parse_columns(columns))
+    def predict_columns(self, columns: Mapping[str, Any], text: Collection[str] = ()) -> ColumnarPrediction:
+        """Feature columns (as the v2 codec decodes them) → one array per output, compact warnings.
+        ``text``: columns already proven to hold only strings (see ``RecordParser.parse_columns``)."""
+        return self._columnar(self.parser.parse_columns(columns, text))
 
     def predict_records_as_columns(self, body: bytes) -> dict[str, Any]:
-        """``/predict?orient=columns``: the usual record body, answered column by column."""
-        return self._columnar(self.parser.parse(body)).native()
+        """``/predict?orient=columns``: the usual record body, or ``{"columns": {...}}`` (one list per
+        feature), answered column by column."""
+        payload = self.parser.loads(body)
+        if isinstance(payload, dict) and len(payload) == 1 and isinstance(payload.get("columns"), dict):
+            return self._columnar(self.parser.parse_column_body(payload["columns"])).native()
+        return self._columnar(self.parser.parse_payload(payload)).native()
 
     def _columnar(self, parsed: ParsedRecords) -> ColumnarPrediction:
         batch = self.encoder.transform({**parsed.columns, **parsed.numbers})

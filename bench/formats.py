@@ -3,11 +3,13 @@
 - ``rows``: ``POST /predict`` (the default row format: a dict per record, warnings as dicts)
 - ``columns``: ``POST /predict?orient=columns`` (the same body; one array per output, warnings
   as ``[row, field, type]``)
+- ``columns_body``: the same answer for a columnar request, ``{"columns": {feature: [...]}}``
 - ``v2_json``: ``POST /v2/models/{name}/infer``, one JSON tensor per feature, JSON outputs
 - ``v2_binary``: the same with the binary tensor data extension both ways (tritonclient's default)
 
 Also the single-record ``/predict`` beside the floor, in the same run, so a slower hot path
-shows. ``python -m bench.formats --bundle <version folder>`` runs only this part.
+shows, and the in-process split of the columnar formats (bench/format_stages.py).
+``python -m bench.formats --bundle <version folder>`` runs only this part.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import orjson
 
 from app.v2 import binary
-from bench import batch, latency, server
+from bench import batch, format_stages, latency, server
 from bench.client import KeepAliveClient
 
 
@@ -61,13 +63,24 @@ def v2_requests(name: str, manifest: dict[str, Any], records: list[dict[str, Any
     }
 
 
-def run(port: int, name: str, manifest: dict[str, Any], records: list[dict[str, Any]], *, repeats: int) -> dict[str, Any]:
+def columns_body(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The batch as the native columnar request: one list per feature, values as in the records."""
+    return {"columns": {name: [r[name] for r in records] for name in records[0]}}
+
+
+def requests_for(name: str, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The batch as a prebuilt HTTP request in every format."""
     body = orjson.dumps({"records": records})
-    requests = {
+    return {
         "rows": KeepAliveClient.request("/predict", body),
         "columns": KeepAliveClient.request("/predict?orient=columns", body),
+        "columns_body": KeepAliveClient.request("/predict?orient=columns", orjson.dumps(columns_body(records))),
         **v2_requests(name, manifest, records),
     }
+
+
+def run(port: int, name: str, manifest: dict[str, Any], records: list[dict[str, Any]], *, repeats: int) -> dict[str, Any]:
+    requests = requests_for(name, manifest, records)
     client = KeepAliveClient(port)
     results: dict[str, Any] = {}
     try:
@@ -111,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         one.stop()
     results["single_record"] = {k: single[k] for k in ("predict", "floor", "predict_over_floor_p50")}
+    requests = requests_for(bundle.parent.name, manifest, records)
+    results["in_process"] = format_stages.stages(bundle, requests, repeats=args.repeats)
     results["load_average"] = Path("/proc/loadavg").read_text().split()[:3]
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     json.dump(results, sys.stdout, indent=2)

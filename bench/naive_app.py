@@ -23,6 +23,8 @@ def create_app() -> FastAPI:
 
     folder = Path(os.environ["BENCH_BUNDLE"])
     bundle = load_bundle(folder.parent, int(folder.name))
+    import training.shrunk_embedding  # noqa: F401  registers the custom layer the default model uses
+
     model = keras.models.load_model(folder / "model.keras")
     encoder = bundle.encoder
     parser = RecordParser(encoder.categorical, encoder.numeric, 10_000, 1_000)

@@ -24,7 +24,8 @@ def _verdict(ok: bool | None) -> str:
 
 FORMATS = {
     "rows": ("row format `/predict`", None),
-    "columns": ("native columnar `/predict?orient=columns`", 35.0),
+    "columns": ("record body, columnar answer `/predict?orient=columns`", 35.0),
+    "columns_body": ("native columnar body and answer `/predict?orient=columns`", 35.0),
     "v2_json": ("v2 JSON `/v2/models/{name}/infer`", 35.0),
     "v2_binary": ("v2 binary tensors", 35.0),
 }

@@ -26,6 +26,8 @@ from training.split import holdout_mask
 
 SHUFFLE_ROWS = 262_144  # encoded rows held for shuffling: ~25 MB for a dozen features
 
+BLOCK_BATCHES = 32
+
 Batch = tuple[tuple[np.ndarray, ...], np.ndarray]
 
 
@@ -82,20 +84,26 @@ class TrainingStream:
     def dataset(self, batch_size: int, worker: int = 0, workers: int = 1, steps: int | None = None) -> tf.data.Dataset:
         """A tf.data view; each iteration (epoch) re-shuffles with the next epoch's seed."""
         epochs = itertools.count()
-        signature = self._signature()
-        return tf.data.Dataset.from_generator(
-            lambda: self.batches(batch_size, next(epochs), worker, workers, steps), output_signature=signature
-        ).prefetch(2)
+        return self._view(lambda: self.batches(batch_size, next(epochs), worker, workers, steps), batch_size)
 
     def dataset_fn(self, batch_size: int, steps: int) -> Callable[[int, int, int], tf.data.Dataset]:
         """For training.distributed: (worker, workers, epoch) → that worker's epoch."""
 
         def make(worker: int, workers: int, epoch: int) -> tf.data.Dataset:
-            return tf.data.Dataset.from_generator(
-                lambda: self.batches(batch_size, epoch, worker, workers, steps), output_signature=self._signature()
-            ).prefetch(2)
+            return self._view(lambda: self.batches(batch_size, epoch, worker, workers, steps), batch_size)
 
         return make
+
+    def _view(self, epoch: Callable[[], Iterator[Batch]], batch_size: int) -> tf.data.Dataset:
+        """Python hands over blocks of BLOCK_BATCHES batches and tf.data's C++ ``rebatch`` cuts
+        them: one generator round trip per block instead of per batch kept the stream within
+        the in-memory route's rows/s (docs/scale.md). Blocks hold whole batches, so the cut is
+        the same batches ``batches`` yields."""
+        return (
+            tf.data.Dataset.from_generator(lambda: _blocks(epoch(), BLOCK_BATCHES), output_signature=self._signature())
+            .rebatch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     def _encoded(self, unit: Unit) -> Iterator[Batch]:
         for first_row, batch in read_unit(unit, self.columns, self.encoder.features):
@@ -157,3 +165,15 @@ def _rebatch(chunks: Iterator[Batch], batch_size: int, *, drop_last: bool) -> It
         carry = (tuple(a[full:] for a in chunk[0]), chunk[1][full:]) if full < n else None
     if carry is not None and not drop_last:
         yield carry
+
+
+def _blocks(batches: Iterator[Batch], per_block: int) -> Iterator[Batch]:
+    """Consecutive batches joined, per_block at a time (the last block may be short)."""
+    while group := list(itertools.islice(batches, per_block)):
+        if len(group) == 1:
+            yield group[0]
+        else:
+            yield (
+                tuple(np.concatenate(parts) for parts in zip(*(g[0] for g in group), strict=True)),
+                np.concatenate([g[1] for g in group]),
+            )

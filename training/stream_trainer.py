@@ -27,7 +27,8 @@ from features.sources import schema
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, write_trained
 from training.config import TrainConfig, auto_batch_size
-from training.fitting import callbacks, class_weight, compiled_model, label_target, target_array
+from training.distributed import cluster_from_env, fit_distributed
+from training.fitting import MONITOR, callbacks, class_weight, compiled_model, label_target, target_array
 from training.row_source import fingerprint, known_rows, units_of
 from training.statistics import VALID_ROWS_CAP, PassResult, StatisticsPass
 from training.stream import TrainingStream
@@ -57,7 +58,8 @@ def train_files(
     valid: str | None = None,
     log: Callable[[str], None] = print,
     verbose: int | None = None,
-) -> TrainResult:
+) -> TrainResult | None:
+    """The bundle's TrainResult; None on a TF_CONFIG worker other than the chief (which writes it)."""
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     columns = [*spec.features, spec.target]
@@ -97,23 +99,55 @@ def train_files(
     log(f"training {name}: {rows:,} rows streamed from {data}, {model.count_params():,} parameters, batches of {batch_size}")
 
     fit_started = time.perf_counter()
-    history = model.fit(
-        # the batch count is known from the statistics pass: Keras shows progress and ends epochs on it
-        stream.dataset(batch_size).apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size))),
-        shuffle=False,  # the stream shuffles
-        validation_data=tf.data.Dataset.from_tensor_slices((tuple(valid_x), valid_y)).batch(4096),
-        epochs=config.epochs,
-        class_weight=_class_weight(config, target, passed),
-        callbacks=callbacks(config),
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
-    )
+    cluster = cluster_from_env()
+    history: dict[str, list[float]]
+    if cluster is None:
+        history = model.fit(
+            # the batch count is known from the statistics pass: Keras shows progress and ends epochs on it
+            stream.dataset(batch_size).apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size))),
+            shuffle=False,  # the stream shuffles
+            validation_data=tf.data.Dataset.from_tensor_slices((tuple(valid_x), valid_y)).batch(4096),
+            epochs=config.epochs,
+            class_weight=_class_weight(config, target, passed),
+            callbacks=callbacks(config),
+            verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+        ).history
+    else:
+        # the global batch stays batch_size: each of the N workers takes 1/N of it from its share of the files
+        per_worker = max(1, batch_size // cluster.workers)
+        steps = stream.steps(cluster.workers, per_worker)
+        if steps < 1:
+            raise DataError(
+                f"{len(units)} row groups are too few to give each of {cluster.workers} workers a batch of {per_worker} rows; "
+                "write the data as more files or row groups",
+                field="data",
+            )
+        log(f"worker {cluster.index + 1} of {cluster.workers}: {steps} steps of {per_worker} rows per epoch")
+
+        def build() -> keras.Model:
+            return compiled_model(encoder, spec, config, task, target, rows)[0]
+
+        model, history = fit_distributed(
+            cluster,
+            build,
+            stream.dataset_fn(per_worker, steps),
+            steps,
+            valid_x,
+            valid_y,
+            config,
+            monitor=MONITOR,
+            class_weight=_class_weight(config, target, passed),
+            log=log,
+        )
+        if not cluster.is_chief:
+            return None  # the chief writes the bundle, after every worker has finished (fit_distributed's barrier)
     fitted = Fitted(
         model=model,
         encoder=encoder,
         target=target,
         spec=spec,
         config=config,
-        history=history.history,
+        history=history,
         fit_seconds=time.perf_counter() - fit_started,
         train_rows=rows,
         valid_frame=passed.valid.to_pandas(),
@@ -131,6 +165,7 @@ def train_files(
             "statistics_seconds": round(passed.seconds, 3),
             "holdout": f"--valid {valid}" if valid else f"hash split of (file, row): {holdout:.4%}",
             "numeric_sample_rows": len(passed.statistics.numeric_sample),
+            "workers": cluster.workers if cluster is not None else 1,
         },
     )
     return write_trained(fitted, name=name, out=out, started=started, log=log)

@@ -32,7 +32,8 @@ async def _run(function: Callable[[bytes], dict[str, Any]], body: bytes) -> Fast
     summary="Predict one record or a batch",
     description='One record, or `{"records": [...]}`. Each prediction lists `warnings`: unseen or missing '
     "categories (the trained unknown vector was used), imputed or clipped numbers. `?orient=columns` answers "
-    "one array per output and the warnings as `[row, field, type]` triples (docs/v2.md).",
+    "one array per output and the warnings as `[row, field, type]` triples, and also takes a columnar body, "
+    '`{"columns": {feature: [values...]}}` (docs/v2.md).',
 )
 async def predict(request: Request) -> FastJSONResponse:
     # the same two dependencies as the other routes, called directly: FastAPI's dependency

@@ -29,6 +29,7 @@ class InferRequest:
     id: str | None
     columns: dict[str, Any]
     outputs: list[tuple[str, bool]]  # (output name, as binary data)
+    text: set[str]  # BYTES inputs: every element is already known to be a str
 
 
 def input_metadata(predictor: Predictor) -> list[dict[str, Any]]:
@@ -60,6 +61,7 @@ def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> Inf
     if request_id is not None and not isinstance(request_id, str):
         raise _bad("'id' must be a string", "id", request_id, "a string")
     columns: dict[str, Any] = {}
+    text: set[str] = set()
     offset = 0
     categorical = set(predictor.categorical)
     for position, tensor in enumerate(payload["inputs"]):
@@ -79,9 +81,11 @@ def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> Inf
         else:
             values = _json_data(tensor, name, datatype, rows)
         columns[name] = values
+        if datatype == "BYTES" and name in categorical:
+            text.add(name)  # binary BYTES decode to str, JSON BYTES are checked to be str
     if offset != len(data):
         raise _bad(f"{len(data) - offset:,} bytes of binary data belong to no input", "body", len(data) - offset)
-    return InferRequest(request_id, columns, _requested_outputs(payload, predictor))
+    return InferRequest(request_id, columns, _requested_outputs(payload, predictor), text)
 
 
 def _describe(tensor: Any, position: int) -> tuple[str, str, int, dict[str, Any]]:
@@ -143,7 +147,7 @@ def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[
     for name, as_binary in request.outputs:
         column = result.outputs[name]
         if name == "label":
-            datatype, shape, data = "BYTES", [n], [str(v) for v in column.tolist()]
+            datatype, shape, data = "BYTES", [n], result.label_texts()
         elif name == "probabilities":
             datatype, shape, data = "FP32", [n, column.shape[1]], column.astype(np.float32).ravel()
         else:

@@ -112,7 +112,7 @@ async def _infer(request: Request, name: str, version: str | None = None) -> Res
     def answer() -> tuple[bytes, int | None]:
         header, data = binary.split_body(body, header_length)
         infer_request = codec.decode_request(header, data, predictor)
-        return codec.encode_response(predictor.predict_columns(infer_request.columns), infer_request)
+        return codec.encode_response(predictor.predict_columns(infer_request.columns, infer_request.text), infer_request)
 
     content, json_length = await run_in_threadpool(answer) if len(body) > THREADPOOL_BYTES else answer()
     if json_length is None:

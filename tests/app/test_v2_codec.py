@@ -55,6 +55,63 @@ def test_native_columns_equal_the_row_format(client, rows):
     assert client.post("/predict?orient=records", json={"records": rows}).json()["predictions"] == row_format
 
 
+# values that take every branch: unknown, missing (None, "", blanks), integer categories as
+# numbers, floats and strings, booleans, unicode, imputed and clipped numbers
+TRICKY_ROWS = [
+    {"color": "purple", "city": "city/1 é", "size": 3, "x": 0.5, "noise": 0.0},
+    {"color": None, "city": "", "size": "3", "x": None, "noise": 1.0},
+    {"color": "  ", "city": "city/2 e\u0301", "size": 3.0, "x": 1e9, "noise": -1e9},
+    {"color": "red", "city": "nowhere", "size": True, "x": 2, "noise": None},
+    {"color": "blue", "city": "city/0 é", "size": "03", "x": -0.0, "noise": 7},
+    {"color": 12, "city": None, "size": None, "x": -1e12, "noise": 0.25},
+]
+
+
+def _as_columns(rows: list[dict]) -> dict:
+    return {"columns": {name: [r[name] for r in rows] for name in rows[0]}}
+
+
+@pytest.mark.parametrize("which", ["tricky", "planted"])
+def test_a_column_body_answers_exactly_as_records(client, rows, which):
+    batch = TRICKY_ROWS if which == "tricky" else rows
+    predictor = client.app.state.repository.default().predictor
+    before = (dict(predictor.drift.unknown), dict(predictor.drift.missing), dict(predictor.drift.imputed))
+    from_records = client.post("/predict?orient=columns", json={"records": batch})
+    after_records = (dict(predictor.drift.unknown), dict(predictor.drift.missing), dict(predictor.drift.imputed))
+    from_columns = client.post("/predict?orient=columns", json=_as_columns(batch))
+    assert from_records.status_code == from_columns.status_code == 200, from_columns.text
+    assert from_columns.json() == from_records.json()  # labels, probabilities and warnings, exactly
+    if which == "tricky":
+        kinds = {w[2] for w in from_columns.json()["warnings"]}
+        assert kinds == {"unknown_category", "missing_category", "imputed", "out_of_range"}
+    for counted, start, middle in zip(
+        (predictor.drift.unknown, predictor.drift.missing, predictor.drift.imputed), before, after_records, strict=True
+    ):  # the same drift counted again
+        assert {k: counted[k] - middle.get(k, 0) for k in counted} == {k: middle[k] - start.get(k, 0) for k in middle}
+
+
+def test_a_column_body_drops_ignored_columns_and_is_checked_like_tensors(client, binary_run, rows):
+    body = _as_columns(rows[:4])
+    ignored = list(binary_run.manifest.get("ignored_columns") or {})
+    for name in ignored:
+        body["columns"][name] = ["whatever"] * 4
+    assert client.post("/predict?orient=columns", json=body).status_code == 200
+    cases = [
+        ({**body["columns"], "colour": ["red"] * 4}, "colour"),
+        ({k: v for k, v in body["columns"].items() if k != "x"}, "x"),
+        ({**body["columns"], "x": [1.0, 2.0]}, "x"),
+        ({**body["columns"], "x": "1.0"}, "columns.x"),
+        ({**body["columns"], "color": ["red", ["nested"], None, "blue"]}, "color[1]"),
+        ({**body["columns"], "noise": [1.0, "2", None, 3]}, "noise[1]"),
+        ({**body["columns"], "size": [1, 2, 3, 2.0**70]}, "size[3]"),
+    ]
+    for columns, field in cases:
+        response = client.post("/predict?orient=columns", json={"columns": columns})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == field
+    assert client.post("/predict?orient=columns", json={"columns": {}}).status_code == 422
+
+
 def test_unknown_orient_is_refused(client, example):
     response = client.post("/predict?orient=rows", json=example)
     assert response.status_code == 422 and response.json()["error"]["field"] == "orient"
@@ -184,3 +241,17 @@ def test_infer_needs_the_api_key_when_set(binary_run, rows):
         assert refused.status_code == 401 and set(refused.json()) == {"error"}
         assert _infer(keyed, request, {"Authorization": "Bearer k"}).status_code == 200
         assert keyed.get(f"/v2/models/{NAME}").status_code == 200  # metadata stays open, like /model
+
+
+def test_strings_over_the_limit_are_refused_in_json_and_binary_tensors(binary_run, rows):
+    # BYTES tensors skip the second type scan (they are all str already), never the length check
+    with TestClient(create_app(settings_for(binary_run, max_string_length=50))) as c:
+        long_rows = [dict(r) for r in rows[:3]]
+        long_rows[1]["city"] = "x" * 51
+        for body, headers in [
+            (orjson.dumps({"inputs": _tensors(binary_run, long_rows)}), {}),
+            _binary_request(binary_run, long_rows),
+        ]:
+            response = _infer(c, body, headers)
+            assert response.status_code == 400, response.text
+            assert "51 characters is over the limit of 50" in response.json()["error"]

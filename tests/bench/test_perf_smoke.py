@@ -46,7 +46,7 @@ def test_quick_harness_run_writes_every_figure(binary_run, tmp_path):
     assert all(stages[k] > 0 for k in ("parse_ms", "validate_ms", "encode_ms", "infer_ms", "respond_ms"))
 
     formats = results["batch_formats"]["formats"]  # the same batch in every answer format
-    assert set(formats) == {"rows", "columns", "v2_json", "v2_binary"}
+    assert set(formats) == {"rows", "columns", "columns_body", "v2_json", "v2_binary"}
     assert all(f["http_median_ms"] > 0 and f["response_bytes"] > 0 for f in formats.values())
 
     footprint = results["footprint"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from features.artifacts import load_bundle
-from features.graph import InferenceGraph
+from features.graph import CHUNK_ROWS, InferenceGraph
 
 
 def test_numpy_graph_matches_keras_on_holdout(any_run):
@@ -38,3 +38,17 @@ def test_embedding_tables_are_the_keras_tables(binary_run, shrunk_run):
 def test_unsupported_op_is_refused():
     with pytest.raises(ValueError, match="unsupported activation"):
         InferenceGraph([np.zeros((2, 2))], [{"op": "activation", "activation": "mish"}], 0)
+
+
+@pytest.mark.parametrize("n", [CHUNK_ROWS + 1, 2 * CHUNK_ROWS + 7, 5 * CHUNK_ROWS])
+def test_big_batches_run_in_row_blocks_with_the_same_result(any_run, n):
+    # the block-by-block pass gives the single pass's output: rows are independent, but BLAS may
+    # round a row differently in a matrix of another height (as the old single pass already did
+    # for one row sent alone or in a batch), so at most a float32 rounding step apart
+    graph = load_bundle(any_run.path.parent, int(any_run.path.name)).graph
+    rng = np.random.default_rng(n)
+    codes = [rng.integers(0, len(table), n).astype(np.int32) for table in graph.embeddings]
+    numeric = rng.normal(size=(n, graph.numeric_width)).astype(np.float32) if graph.numeric_width else None
+    whole = graph._forward(codes, numeric)
+    assert whole.shape[0] == n
+    np.testing.assert_allclose(graph(codes, numeric), whole, rtol=2e-7, atol=1e-7)

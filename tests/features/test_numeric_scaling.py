@@ -52,3 +52,32 @@ def test_ties_and_unseen_values_map_sensibly():
 def test_unknown_scaling_is_refused():
     with pytest.raises(ValueError, match="unknown numeric scaling"):
         NumericEncoder(("a",), "log").fit(np.ones((3, 1)))
+
+
+@pytest.mark.parametrize("scaling", ["standard", "quantile", "both"])
+def test_transform_equals_the_reference_arithmetic_bit_for_bit(scaling):
+    # the model input is every part computed in float64, concatenated and cast once, imputed and
+    # clipped rows included; the input array is never written to
+    rng = np.random.default_rng(11)
+    train = rng.lognormal(size=(400, 3))
+    train[rng.random(train.shape) < 0.1] = np.nan
+    encoder = NumericEncoder(("a", "b", "c"), scaling).fit(train)
+    X = rng.lognormal(size=(3000, 3)) * 3 - 1
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[0] = [1e300, -1e300, np.nan]
+    before = X.copy()
+    out, imputed, clipped = encoder.transform_with_report(X)
+    np.testing.assert_array_equal(X, before)  # the input is not written to
+    filled = np.where(np.isnan(X), encoder.medians_, X)
+    values = np.clip(filled, encoder.mins_, encoder.maxs_)
+    parts = [] if scaling == "quantile" else [(values - encoder.means_) / encoder.scales_]
+    if scaling != "standard":
+        knots = zip(encoder.quantile_values_, encoder.quantile_scores_, strict=True)
+        parts.append(np.column_stack([np.interp(values[:, j], xp, fp) for j, (xp, fp) in enumerate(knots)]))
+    parts.append(np.isnan(X)[:, encoder.indicators_].astype(np.float64))
+    expected = np.concatenate(parts, axis=1).astype(np.float32)
+    assert out.dtype == np.float32 and encoder.indicators_.all()
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(imputed, np.isnan(X))
+    np.testing.assert_array_equal(clipped, values != filled)
+    assert clipped[0, 0] and clipped[0, 1] and imputed[0, 2]

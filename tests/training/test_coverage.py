@@ -9,7 +9,7 @@ import pytest
 
 from features.schema import FeatureSpec
 from tests.synthetic import planted_frame
-from training.cli import _parser
+from training.cli import command_parser
 from training.config import TrainConfig, auto_shrinkage, seed_config
 from training.trainer import train
 
@@ -50,7 +50,7 @@ def test_max_categories_caps_the_vocabulary_and_the_manifest_says_so(tmp_path):
 
 
 def test_cli_passes_the_vocabulary_options():
-    args = _parser().parse_args(["train", "--min-frequency", "3", "--max-categories", "1000", "--shrinkage", "0"])
+    args = command_parser().parse_args(["train", "--min-frequency", "3", "--max-categories", "1000", "--shrinkage", "0"])
     assert (args.min_frequency, args.max_categories, args.shrinkage) == (3, 1000, 0.0)
 
 

@@ -6,8 +6,9 @@ a bundle unless this forward pass matches Keras to 1e-5 on the validation rows. 
 needs neither TensorFlow (533 MB and 4.6 s just to import here) nor a converter runtime: one row
 costs a handful of NumPy calls, a batch is a few matrix products.
 
-Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, concat,
-dense (with activation), folded batch normalisation (affine), standalone activation.
+Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, the
+piecewise-linear expansion of the numeric input (features.piecewise_linear), concat, dense (with
+activation), folded batch normalisation (affine), standalone activation.
 
 Speed: the first dense layer is linear in its input, and its input is the concatenation of
 embedding rows, so ``concat(E_i[c_i]) @ W + b == sum_i (E_i @ W_i)[c_i] + numeric @ W_num + b``.
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from features.piecewise_linear import NumericExpansion
 
 # Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
@@ -48,6 +51,7 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0),
     "sigmoid": _sigmoid,
+    "exponential": np.exp,  # the head of a log-link regression (features.target.ScaledTarget)
     "softmax": _softmax,
     "tanh": np.tanh,
     "elu": _elu,
@@ -67,8 +71,15 @@ def _dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Call
 class InferenceGraph:
     """embeddings (one table per categorical feature) → concat with numeric → layers."""
 
-    def __init__(self, embeddings: Sequence[np.ndarray], layers: Sequence[dict[str, Any]], numeric_width: int) -> None:
+    def __init__(
+        self,
+        embeddings: Sequence[np.ndarray],
+        layers: Sequence[dict[str, Any]],
+        numeric_width: int,
+        expansion: NumericExpansion | None = None,
+    ) -> None:
         self.embeddings = [np.ascontiguousarray(e, dtype=np.float32) for e in embeddings]
+        self.expansion = expansion  # applied to the numeric input before everything else
         self.layers = list(layers)
         self.numeric_width = numeric_width
         for layer in self.layers:
@@ -81,11 +92,16 @@ class InferenceGraph:
 
     @property
     def input_width(self) -> int:
-        return sum(e.shape[1] for e in self.embeddings) + self.numeric_width
+        added = self.expansion.added_width if self.expansion is not None else 0
+        return sum(e.shape[1] for e in self.embeddings) + self.numeric_width + added
+
+    def _expand(self, numeric: np.ndarray | None) -> np.ndarray | None:
+        return numeric if numeric is None or self.expansion is None else self.expansion(numeric)
 
     def features(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         """The concatenated embedding vectors and numeric inputs: what the dense stack sees."""
         parts = [table[index] for table, index in zip(self.embeddings, categorical, strict=True)]
+        numeric = self._expand(numeric)
         if numeric is not None:
             parts.append(numeric)
         return np.concatenate(parts, axis=1, dtype=np.float32) if len(parts) > 1 else parts[0]
@@ -129,7 +145,7 @@ class InferenceGraph:
         rows = self._projected_biased.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
         x = np.add.reduce(rows, axis=0)
         if numeric is not None:
-            x += numeric @ self._numeric_kernel
+            x += self._expand(numeric.reshape(1, -1))[0] @ self._numeric_kernel
         if self._rows_needed:  # softmax works along axis 1; otherwise stay 1-D (cheaper broadcasts)
             x = x.reshape(1, -1)
         x = self._first_activation(x)
@@ -160,6 +176,7 @@ class InferenceGraph:
     def _first_layer(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         assert self._projected is not None
         n = len(categorical[0])
+        numeric = self._expand(numeric)
         if numeric is not None:
             x = numeric.astype(np.float32, copy=False) @ self._numeric_kernel
             x += self._bias
@@ -190,9 +207,13 @@ class InferenceGraph:
                 if isinstance(value, np.ndarray):
                     arrays[f"layer{j}_{key}"] = value
             described.append(entry)
+        description: dict[str, Any] = {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings)}
+        if self.expansion is not None:
+            arrays["numeric_columns"], arrays["numeric_edges"] = self.expansion.columns, self.expansion.edges
+            description["numeric_expansion"] = "piecewise_linear"
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
-        return {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings), "layers": described}
+        return {**description, "layers": described}
 
     @classmethod
     def load(cls, path: Path, description: dict[str, Any]) -> InferenceGraph:
@@ -205,4 +226,9 @@ class InferenceGraph:
             prefix = f"layer{j}_"
             layer.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
             layers.append(layer)
-        return cls(embeddings, layers, description["numeric_width"])
+        expansion = None
+        if description.get("numeric_expansion") == "piecewise_linear":
+            expansion = NumericExpansion(arrays["numeric_columns"], arrays["numeric_edges"])
+        elif description.get("numeric_expansion") is not None:
+            raise ValueError(f"unsupported numeric expansion {description['numeric_expansion']!r}")
+        return cls(embeddings, layers, description["numeric_width"], expansion)

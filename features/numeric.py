@@ -75,6 +75,13 @@ class NumericEncoder(ParamsMixin):
         self._check_fitted("indicators_")
         return len(self.names) * (2 if self._scaling == "both" else 1) + int(self.indicators_.sum())
 
+    def score_columns(self) -> np.ndarray:
+        """Where each feature's value sits in the output: its rank-gauss score (``quantile`` and
+        ``both``), else its standardised value. The piecewise-linear expansion reads these."""
+        self._check_fitted("indicators_")
+        start = len(self.names) if self._scaling == "both" else 0
+        return np.arange(start, start + len(self.names), dtype=np.intp)
+
     def transform(self, X: np.ndarray) -> np.ndarray:
         return self.transform_with_report(X)[0]
 

@@ -49,7 +49,7 @@ class LabelTarget(ParamsMixin):
 # counts and durations are multiplicative: on hotel_rates (skew 1.16, 0.20 after log1p) the
 # log target is what lets the net match gradient boosting (docs/readme/quality.md).
 LOG_SKEW_THRESHOLD = 1.0
-TARGET_SCALES = ("auto", "linear", "log")
+TARGET_SCALES = ("auto", "linear", "log", "loglink")
 
 
 def skewness(values: np.ndarray) -> float:
@@ -61,9 +61,12 @@ def skewness(values: np.ndarray) -> float:
 class ScaledTarget(ParamsMixin):
     """Regression target standardised for training; ``inverse_transform`` restores its units exactly.
 
-    ``scale``: ``"linear"``, ``"log"`` (log1p before standardising, expm1 after; needs y ≥ 0) or
-    ``"auto"`` (log when every value is ≥ 0 and the skewness exceeds LOG_SKEW_THRESHOLD).
-    Learned: ``mean_``, ``scale_``, ``log_`` (whether log space was used).
+    ``scale``: ``"linear"``, ``"log"`` (log1p before standardising, expm1 after; needs y ≥ 0),
+    ``"loglink"`` (y / mean(y), learned by a network whose head is ``exp``: multiplicative in
+    the features, yet the squared error is taken in the target's own units, so the model fits
+    the mean and not the geometric mean a log target fits; needs y ≥ 0) or ``"auto"``.
+    Learned: ``mean_``, ``scale_``, ``log_`` (whether log space was used), ``link_``
+    (``"identity"``, or ``"log"`` when the network's head must be ``exp``).
     """
 
     def __init__(self, scale: str = "linear") -> None:
@@ -76,6 +79,13 @@ class ScaledTarget(ParamsMixin):
         non_negative = bool(values.min() >= 0)
         if self.scale == "log" and not non_negative:
             raise ValueError("a log target needs values ≥ 0")
+        if self.scale == "loglink":
+            if not non_negative or values.mean() <= 0:
+                raise ValueError("a log-link target needs values ≥ 0 with a positive mean")
+            self.log_, self.link_ = False, "log"
+            self.mean_, self.scale_ = 0.0, float(values.mean())  # the head's exp(0) starts at the mean
+            return self
+        self.link_ = "identity"
         self.log_ = self.scale == "log" or (self.scale == "auto" and non_negative and skewness(values) > LOG_SKEW_THRESHOLD)
         values = np.log1p(values) if self.log_ else values
         self.mean_ = float(values.mean())
@@ -100,4 +110,5 @@ class ScaledTarget(ParamsMixin):
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("scale", "linear")  # bundles written before the option existed
         state.setdefault("log_", False)
+        state.setdefault("link_", "identity")
         self.__dict__.update(state)

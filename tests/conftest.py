@@ -51,6 +51,12 @@ def shrunk_run(artifact_root):
     return _train(artifact_root, "binary", "shrunk", shrinkage_min_values=0)
 
 
-@pytest.fixture(scope="session", params=["binary", "multiclass", "regression"])
+@pytest.fixture(scope="session")
+def expanded_run(artifact_root):
+    """Numeric scores expanded into piecewise-linear ramps (features/piecewise_linear.py)."""
+    return _train(artifact_root, "regression", "expanded", numeric_encoding="ple", ple_bins=8)
+
+
+@pytest.fixture(scope="session", params=["binary", "multiclass", "regression", "expanded"])
 def any_run(request):
     return request.getfixturevalue(f"{request.param}_run")

@@ -162,7 +162,7 @@ def _evaluate(
 def _target_manifest(name: str, target: LabelTarget | ScaledTarget) -> dict[str, Any]:
     if isinstance(target, LabelTarget):
         return {"name": name, "labels": list(target.classes_)}
-    return {"name": name, "mean": target.mean_, "scale": target.scale_, "log": target.log_}
+    return {"name": name, "mean": target.mean_, "scale": target.scale_, "log": target.log_, "link": target.link_}
 
 
 def _features_manifest(

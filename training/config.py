@@ -41,6 +41,10 @@ class TrainConfig:
     # regression: "auto" learns non-negative targets with skew > 1 in log space (features.target)
     target_scale: str = "auto"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
+    # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
+    # (features/piecewise_linear.py); "none": the scores alone. Chosen by measurement: docs/coverage.md.
+    numeric_encoding: str = "none"
+    ple_bins: int = 16
     # fitting
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # "constant" | "plateau": ×lr_factor after patience//2 flat epochs

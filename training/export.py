@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from features.graph import ACTIVATIONS, InferenceGraph
+from training.numeric_embedding import PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
 
 PARITY_TOLERANCE = 1e-5
@@ -18,7 +19,11 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
     """Read the weights out of the model built by training.model.build_model."""
     embeddings = [_table(model.get_layer(name)) for name in embedding_layers]
     ops: list[dict[str, Any]] = []
+    expansion = None
     for layer in model.layers:
+        if isinstance(layer, PiecewiseLinearExpansion):
+            expansion = layer.expansion()
+            continue
         if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):
             continue
         if isinstance(layer, keras.layers.Dense):
@@ -32,7 +37,7 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
             ops.append({"op": "activation", "activation": _activation_name(layer.activation)})
         else:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no NumPy export; serving would be wrong")
-    return InferenceGraph(embeddings, ops, numeric_width)
+    return InferenceGraph(embeddings, ops, numeric_width, expansion)
 
 
 def check_parity(model: keras.Model, graph: InferenceGraph, inputs: list[np.ndarray], n_categorical: int) -> float:

@@ -45,7 +45,9 @@ def compiled_model(
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     counts = {f: encoder.categorical_[f].counts_ for f in spec.categorical}
     shrinkage = _shrinkage(config, vocab, train_rows)
-    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage)
+    link = getattr(target, "link_", "identity")
+    scores = encoder.numeric_.score_columns().tolist() if encoder.numeric_ is not None else None
+    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=loss_name(task, config),

@@ -11,6 +11,7 @@ from keras import layers, regularizers
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
 from training.config import TrainConfig
+from training.numeric_embedding import PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
 
 
@@ -50,9 +51,9 @@ def embedding_dims(encoder: TabularEncoder, spec: FeatureSpec, config: TrainConf
     return dims
 
 
-def output_units(task: str, n_classes: int, config: TrainConfig) -> tuple[int, str]:
+def output_units(task: str, n_classes: int, config: TrainConfig, link: str = "identity") -> tuple[int, str]:
     if task == "regression":
-        return 1, "linear"
+        return 1, "exponential" if link == "log" else "linear"
     if task == "binary" and config.binary_head == "sigmoid":
         return 1, "sigmoid"
     return n_classes, "softmax"
@@ -67,12 +68,17 @@ def build_model(
     config: TrainConfig,
     counts: dict[str, list[int]] | None = None,
     shrinkage: dict[str, float] | None = None,
+    link: str = "identity",
+    score_columns: list[int] | None = None,
 ) -> keras.Model:
     """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order.
 
     counts: training rows of each vocabulary value per feature (the encoder's ``counts_``); with
     a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.shrinkage``) they make each
-    table a ShrunkEmbedding (same parameters as an Embedding).
+    table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
+    link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
+    each numeric feature's score sits in the numeric input; with ``config.numeric_encoding ==
+    "ple"`` they get a piecewise-linear expansion (training/numeric_embedding.py).
     """
     inputs, parts = [], []
     embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
@@ -102,7 +108,10 @@ def build_model(
     if numeric_width:
         numeric = keras.Input(shape=(numeric_width,), dtype="float32", name="numeric")
         inputs.append(numeric)
-        parts.append(numeric)
+        if config.numeric_encoding == "ple" and score_columns:
+            parts.append(PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(numeric))
+        else:
+            parts.append(numeric)
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
     if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
         x = layers.Dropout(config.input_dropout, name="input_dropout")(x)
@@ -113,7 +122,7 @@ def build_model(
             x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         if rate:
             x = layers.Dropout(rate, name=f"dropout_{i}")(x)
-    units, activation = output_units(task, n_classes, config)
+    units, activation = output_units(task, n_classes, config, link)
     head_regularizer = regularizer if config.l2_on_head else None
     output = layers.Dense(units, activation=activation, kernel_regularizer=head_regularizer, name="head")(x)
     return keras.Model(inputs=inputs, outputs=output, name="catembed")

@@ -145,7 +145,9 @@ class InferenceGraph:
         rows = self._projected_biased.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
         x = np.add.reduce(rows, axis=0)
         if numeric is not None:
-            x += self._expand(numeric.reshape(1, -1))[0] @ self._numeric_kernel
+            if self.expansion is not None:
+                numeric = self.expansion(numeric.reshape(1, -1))[0]
+            x += numeric @ self._numeric_kernel
         if self._rows_needed:  # softmax works along axis 1; otherwise stay 1-D (cheaper broadcasts)
             x = x.reshape(1, -1)
         x = self._first_activation(x)

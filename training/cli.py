@@ -114,6 +114,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         valid_fraction=args.valid_fraction,
         class_weight=args.class_weight,
         target_scale=args.target_scale,
+        numeric_encoding=args.numeric_encoding,
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )

@@ -70,8 +70,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument("--class-weight", choices=["balanced"])
     t.add_argument(
         "--target-scale",
-        choices=["auto", "linear", "log"],
-        help="regression: learn the target in log space (auto: when ≥ 0 and skewed)",
+        choices=["linear", "log", "loglink", "auto"],
+        help="regression: linear (default), log space, a log-link exp head, or auto (log when ≥ 0 and skewed)",
+    )
+    t.add_argument(
+        "--numeric-encoding",
+        choices=["none", "ple"],
+        help="ple: also feed each numeric score as piecewise-linear ramps (default none; docs/coverage.md)",
     )
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")

@@ -38,8 +38,10 @@ class TrainConfig:
     shrinkage_min_values: int = 1000  # features with fewer values in the vocabulary keep plain tables
     deviation_l2: float = 1e-3
     fold_k: float = 0.0
-    # regression: "auto" learns non-negative targets with skew > 1 in log space (features.target)
-    target_scale: str = "auto"
+    # regression: "linear" fits the mean in the target's own units, which is what RMSE scores: on
+    # diamonds it beat the log target ("auto") by 8 %, on hotel_rates it was level within the seed
+    # spread (docs/coverage.md). "log", "loglink" and "auto" stay available (features.target).
+    target_scale: str = "linear"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
     # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
     # (features/piecewise_linear.py); "none": the scores alone. Chosen by measurement: docs/coverage.md.

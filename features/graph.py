@@ -7,8 +7,9 @@ needs neither TensorFlow (533 MB and 4.6 s just to import here) nor a converter 
 costs a handful of NumPy calls, a batch is a few matrix products.
 
 Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, the
-piecewise-linear expansion of the numeric input (features.piecewise_linear), concat, dense (with
-activation), folded batch normalisation (affine), standalone activation.
+piecewise-linear expansion of the numeric input (features.piecewise_linear), concat, then the
+layer ops of features.graph_ops: dense, folded batch normalisation (affine), activation, and for
+an ensemble of K networks (training.ensemble) grouped dense layers and the members' mean.
 
 Speed: the first dense layer is linear in its input, and its input is the concatenation of
 embedding rows, so ``concat(E_i[c_i]) @ W + b == sum_i (E_i @ W_i)[c_i] + numeric @ W_num + b``.
@@ -19,53 +20,18 @@ a row copy per feature for a batch (10,000 rows: ~10 ms instead of ~20 ms on one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from features.graph_ops import ACTIVATIONS, compile_op
 from features.piecewise_linear import NumericExpansion
 
 # Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
 CHUNK_ROWS = 1024
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _elu(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
-
-
-_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
-
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0),
-    "sigmoid": _sigmoid,
-    "exponential": np.exp,  # the head of a log-link regression (features.target.ScaledTarget)
-    "softmax": _softmax,
-    "tanh": np.tanh,
-    "elu": _elu,
-    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-    "silu": lambda x: x * _sigmoid(x),
-}
-
-
-def _dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    y = x @ kernel
-    y += bias  # in place: a 10,000-row batch allocates one array per layer, not three
-    if activation is ACTIVATIONS["relu"]:
-        return np.maximum(y, 0, out=y)
-    return activation(y)
 
 
 class InferenceGraph:
@@ -82,12 +48,7 @@ class InferenceGraph:
         self.expansion = expansion  # applied to the numeric input before everything else
         self.layers = list(layers)
         self.numeric_width = numeric_width
-        for layer in self.layers:
-            if layer["op"] not in ("dense", "affine", "activation"):
-                raise ValueError(f"unsupported op {layer['op']!r}")
-            if layer.get("activation", "linear") not in ACTIVATIONS:
-                raise ValueError(f"unsupported activation {layer['activation']!r}; supported: {sorted(ACTIVATIONS)}")
-        self._steps = [self._compile(layer) for layer in self.layers]
+        self._steps = [compile_op(layer) for layer in self.layers]
         self._project_first_layer()
 
     @property
@@ -187,16 +148,6 @@ class InferenceGraph:
         for codes, offset in zip(categorical, self._offsets.tolist(), strict=True):
             x += self._projected.take(codes + offset if offset else codes, axis=0)  # (take with out= is 3x slower)
         return self._first_activation(x)
-
-    def _compile(self, layer: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-        activation = ACTIVATIONS[layer.get("activation", "linear")]
-        if layer["op"] == "dense":
-            kernel, bias = layer["kernel"], layer["bias"]
-            return lambda x: _dense(x, kernel, bias, activation)
-        if layer["op"] == "affine":
-            scale, shift = layer["scale"], layer["shift"]
-            return lambda x: x * scale + shift
-        return activation
 
     # ---- persistence: arrays in an .npz (no pickle), the layer list in the manifest ----
 

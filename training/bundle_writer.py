@@ -26,6 +26,7 @@ from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training import metrics
 from training.config import TrainConfig
+from training.ensemble import stitch
 from training.export import check_parity, to_graph
 from training.fitting import MONITOR
 from training.model import input_names
@@ -58,6 +59,8 @@ class Fitted:
     fingerprint: str
     source: str | None
     extra: dict[str, Any] = field(default_factory=dict)  # route-specific entries of manifest["training"]
+    members: list[keras.Model] = field(default_factory=list)  # an ensemble's networks; model is their mean
+    member_histories: list[dict[str, list[float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,9 +83,16 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
 
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]
-    graph = to_graph(model, embedding_layers, numeric_width)
+    graph = stitch([to_graph(m, embedding_layers, numeric_width) for m in fitted.members or [model]])
     parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in fitted.valid_x], len(spec.categorical))
     epochs_run = len(fitted.history["loss"])
+    histories = fitted.member_histories or [fitted.history]
+    if len(histories) > 1:
+        fitted.extra["ensemble"] = {
+            "members": len(histories),
+            "epochs_run": [len(h["loss"]) for h in histories],
+            "best_epoch": [int(np.argmin(h[MONITOR])) + 1 for h in histories],
+        }
     manifest: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
@@ -98,7 +108,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
             "best_epoch": int(np.argmin(fitted.history[MONITOR])) + 1,
             "history": {k: [round(float(v), 6) for v in vs] for k, vs in fitted.history.items()},
             "fit_seconds": round(fitted.fit_seconds, 3),
-            "rows_per_second": round(fitted.train_rows * epochs_run / fitted.fit_seconds),
+            "rows_per_second": round(fitted.train_rows * sum(len(h["loss"]) for h in histories) / fitted.fit_seconds),
             "data_fingerprint": fitted.fingerprint,
             "source": fitted.source,
             "config": fitted.config.to_dict(),

@@ -115,6 +115,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         class_weight=args.class_weight,
         target_scale=args.target_scale,
         numeric_encoding=args.numeric_encoding,
+        ensemble=args.ensemble,
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )

@@ -78,6 +78,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         choices=["none", "ple"],
         help="ple: also feed each numeric score as piecewise-linear ramps (default none; docs/coverage.md)",
     )
+    t.add_argument(
+        "--ensemble",
+        type=int,
+        help="K ≥ 2: train K networks from different seeds and serve their mean (K× the time; docs/coverage.md)",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")

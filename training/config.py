@@ -56,6 +56,9 @@ class TrainConfig:
     patience: int = 4
     valid_fraction: float = 0.2
     class_weight: str | None = None  # None | "balanced"
+    # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
+    # (training/ensemble.py); K× the training time and the served network's work.
+    ensemble: int = 1
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,6 +72,9 @@ class TrainConfig:
                 "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(self.dropout)
             )
 
+        if not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -80,6 +86,11 @@ class TrainConfig:
 
 
 SHRINKAGE_SHARE, SHRINKAGE_FLOOR = 0.005, 10.0
+MEMBER_SEED_STEP = 7919  # a prime: members of seed s never share a seed with members of s + 1
+
+
+def member_seed(seed: int, member: int) -> int:
+    return seed + MEMBER_SEED_STEP * member
 
 
 def auto_shrinkage(train_rows: int) -> float:

@@ -61,6 +61,10 @@ def train_files(
 ) -> TrainResult | None:
     """The bundle's TrainResult; None on a TF_CONFIG worker other than the chief (which writes it)."""
     started = time.perf_counter()
+    if config.ensemble != 1:  # K passes over a table that does not fit in memory: not built (docs/coverage.md)
+        raise DataError(
+            "an ensemble trains in memory only; use --ensemble 1 when streaming", field="ensemble", value=config.ensemble
+        )
     keras.utils.set_random_seed(config.seed)
     columns = [*spec.features, spec.target]
     units = units_of(data, columns)

@@ -21,7 +21,8 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, example_row, train_summary, write_trained
-from training.config import TrainConfig, auto_batch_size
+from training.config import TrainConfig, auto_batch_size, member_seed
+from training.ensemble import combine
 from training.fitting import callbacks, class_weight, compiled_model, label_target, target_array
 
 __all__ = ["TrainResult", "train"]
@@ -70,36 +71,46 @@ def train(
     valid_x = encoder.transform(valid_frame).model_inputs()
     train_y = target_array(target, train_frame[spec.target], task, config)
     valid_y = target_array(target, valid_frame[spec.target], task, config)
-    model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame))
-    log(f"training {name}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters")
-
     batch_size = config.batch_size or auto_batch_size(len(train_frame))
     weights = None
     if config.class_weight == "balanced" and isinstance(target, LabelTarget):
         weights = class_weight(np.bincount(train_y.reshape(-1).astype(int), minlength=len(target.classes_)))
     fit_started = time.perf_counter()
-    history = model.fit(
-        _dataset(train_x, train_y, batch_size, shuffle=True, seed=config.seed),
-        validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
-        epochs=config.epochs,
-        shuffle=False,  # the tf.data pipeline shuffles
-        class_weight=weights,
-        callbacks=callbacks(config),
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
-    )
+    members, histories = [], []
+    for k in range(config.ensemble):  # member 0 is exactly the single network of this seed
+        seed = member_seed(config.seed, k)
+        keras.utils.set_random_seed(seed)
+        model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame))
+        member = f" (member {k + 1} of {config.ensemble})" if config.ensemble > 1 else ""
+        log(
+            f"training {name}{member}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters"
+        )
+        history = model.fit(
+            _dataset(train_x, train_y, batch_size, shuffle=True, seed=seed),
+            validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
+            epochs=config.epochs,
+            shuffle=False,  # the tf.data pipeline shuffles
+            class_weight=weights,
+            callbacks=callbacks(config),
+            verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+        )
+        members.append(model)
+        histories.append(history.history)
     fitted = Fitted(
-        model=model,
+        model=combine(members),
+        members=members,
         encoder=encoder,
         target=target,
         spec=spec,
         config=config,
-        history=history.history,
+        history=histories[0],
+        member_histories=histories,
         fit_seconds=time.perf_counter() - fit_started,
         train_rows=len(train_frame),
         valid_frame=valid_frame,
         valid_x=valid_x,
         train_summary=train_summary(target, train_frame[spec.target]),
-        dims=dims,
+        dims={f: d * config.ensemble for f, d in dims.items()},  # the served vector: every member's, side by side
         shrinkage=shrinkage,
         batch_size=batch_size,
         ignored=ignored,

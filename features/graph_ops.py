@@ -60,10 +60,10 @@ def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op) -
 def grouped_dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op) -> np.ndarray:
     """x: (n, K·in) or one row (K·in,); kernel (K, in, out), bias (K, out) → (n, K·out)."""
     members, width = kernel.shape[0], kernel.shape[1]
-    blocks = x.reshape(-1, members, width)
-    y = np.einsum("nki,kio->nko", blocks, kernel, optimize=True)
-    y += bias
-    return activation(y).reshape(len(y), -1)  # activations (softmax too) apply per member
+    blocks = x.reshape(-1, members, width).transpose(1, 0, 2)  # (K, n, in): one batched matmul
+    y = np.matmul(blocks, kernel)  # (einsum's planning alone costs a single record ~25 µs)
+    y += bias[:, None, :]
+    return activation(y).transpose(1, 0, 2).reshape(y.shape[1], -1)  # activations (softmax too) apply per member
 
 
 def member_mean(x: np.ndarray, members: int) -> np.ndarray:

@@ -1,0 +1,64 @@
+"""What an ensemble of K networks costs to serve: the NumPy graph's time for one record and for
+a 10,000-row batch, K = 1, 3, 5, on the demo model (NYC flights, 7 categorical features).
+
+The networks are trained for 3 epochs only: time depends on the shapes, not on the fit. The
+graph is what POST /predict and the v2 route run after decoding and encoding, which K does not
+change; so the HTTP figures of docs/performance.md grow by these differences and no more.
+
+    python -m bench.ensemble_cost        # → bench/results/ensemble_cost.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "ensemble_cost.json"
+
+
+def _time_ns(call, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter_ns()
+        call()
+        samples.append(time.perf_counter_ns() - started)
+    return statistics.median(samples)
+
+
+def measure(members: int, out: Path) -> dict[str, float]:
+    from features.artifacts import load_bundle
+    from training.config import TrainConfig
+    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.spec import load_spec
+    from training.trainer import train
+
+    frame = read_table(DEMO_DATA)
+    spec = load_spec(DEMO_SPEC)
+    run = train(frame, spec, TrainConfig(epochs=3, ensemble=members), name=f"k{members}", out=out, log=lambda _: None, verbose=0)
+    bundle = load_bundle(run.path.parent, int(run.path.name))
+    batch = bundle.encoder.transform(frame.head(10_000))
+    codes = [int(c[0]) for c in batch.categorical]
+    row = batch.numeric[0] if batch.numeric is not None else None
+    return {
+        "members": members,
+        "parameters": run.manifest["model"]["parameters"],
+        "one_record_us": round(_time_ns(lambda: bundle.graph.one(codes, row), 3000) / 1e3, 1),
+        "batch_10k_ms": round(_time_ns(lambda: bundle.graph(batch.categorical, batch.numeric), 30) / 1e6, 2),
+        "train_seconds": run.manifest["training"]["fit_seconds"],
+    }
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(k, Path(tmp)) for k in (1, 3, 5)]
+    for row in rows:
+        print(json.dumps(row))
+    RESULTS.write_text(json.dumps({"load_average": os.getloadavg(), "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

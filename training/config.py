@@ -49,11 +49,14 @@ class TrainConfig:
     ple_bins: int = 16
     # fitting
     learning_rate: float = 1e-3
-    lr_schedule: str = "constant"  # "constant" | "plateau": ×lr_factor after patience//2 flat epochs
+    # "plateau": ×lr_factor after patience//2 flat epochs, so the last epochs refine instead of
+    # stop; with patience 8 it beat a constant rate with patience 4 on every bench set
+    # (diamonds −2.6 % RMSE, hotel_rates −2.5 %, flights 100k +0.0035 AUC; docs/coverage.md).
+    lr_schedule: str = "plateau"  # "constant" | "plateau"
     lr_factor: float = 0.3
     batch_size: int | None = None  # None = auto_batch_size: 512, growing to 2048 from 51k rows
     epochs: int = 50
-    patience: int = 4
+    patience: int = 8
     valid_fraction: float = 0.2
     class_weight: str | None = None  # None | "balanced"
     # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
@@ -124,6 +127,8 @@ def seed_config() -> TrainConfig:
         shrinkage=0.0,
         numeric_transform="standard",
         target_scale="linear",
+        lr_schedule="constant",
+        patience=4,
     )
 
 

@@ -60,9 +60,9 @@ class InferenceGraph:
         return numeric if numeric is None or self.expansion is None else self.expansion(numeric)
 
     def features(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
-        """The concatenated embedding vectors and numeric inputs: what the dense stack sees."""
+        """The concatenated embedding vectors and encoded numeric inputs (POST /embed, and the
+        features another model gets). The dense stack sees these plus the numeric expansion."""
         parts = [table[index] for table, index in zip(self.embeddings, categorical, strict=True)]
-        numeric = self._expand(numeric)
         if numeric is not None:
             parts.append(numeric)
         return np.concatenate(parts, axis=1, dtype=np.float32) if len(parts) > 1 else parts[0]
@@ -90,7 +90,7 @@ class InferenceGraph:
 
     def _forward(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         if self._projected is None:
-            x = self.features(categorical, numeric)
+            x = self.features(categorical, self._expand(numeric))
             steps = self._steps
         else:
             x = self._first_layer(categorical, numeric)

@@ -56,3 +56,15 @@ def test_log_link_network_has_an_exp_head_and_positive_predictions(tmp_path):
     # the multiplicative shape is learned: far better than predicting the mean
     rmse = float(np.sqrt(np.mean((predicted - frame["price"]) ** 2)))
     assert rmse < 0.5 * float(frame["price"].std())
+
+
+def test_embed_features_stay_the_encoded_inputs_without_the_expansion(expanded_run):
+    # POST /embed and EmbeddingFeatures name one column per embedding dimension and numeric input:
+    # the ramps are the network's business, not part of the features handed to another model
+    from features.embedding_features import EmbeddingFeatures
+
+    transformer = EmbeddingFeatures(expanded_run.path.parent, numeric=True).fit()
+    rows = transformer.transform(expanded_run.valid.head(5))
+    assert rows.shape[1] == len(transformer.get_feature_names_out())
+    bundle = load_bundle(expanded_run.path.parent, int(expanded_run.path.name))
+    assert rows.shape[1] + bundle.graph.expansion.added_width == bundle.graph.input_width

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None, *, raise_errors: bool = False) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
+    if args.workers > 1 and (args.ensemble or 1) > 1:  # workers stream, and an ensemble trains in memory
+        raise CatembedError("an ensemble trains in memory only; use --ensemble 1 with --workers", field="ensemble")
     if args.workers > 1:
         from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
 

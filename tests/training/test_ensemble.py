@@ -88,3 +88,7 @@ def test_streaming_an_ensemble_is_one_clear_line(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "--ensemble 1 when streaming" in err
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("manifest.json"))
+    # refused before Ray is started: the workers would stream
+    code = main(["train", "--data", str(data), "--target", "label", "--workers", "2", "--ensemble", "3", "--name", "m"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--ensemble 1 with --workers" in err and "\n" not in err

@@ -123,7 +123,8 @@ def _lightgbm_frame(data: Dataset, frame: pd.DataFrame, reference: pd.DataFrame)
     columns = {}
     for name in data.categorical:
         categories = pd.Index(reference[name].dropna().unique())
-        columns[name] = pd.Categorical(frame[name], categories=categories)
+        known = frame[name].where(frame[name].isin(categories))  # unseen → NaN explicitly (pandas 4 refuses them)
+        columns[name] = pd.Categorical(known, categories=categories)
     for name in data.numeric:
         columns[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))

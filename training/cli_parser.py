@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from features.errors import CatembedError
+from training.config import NUMERIC_ENCODINGS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,7 +76,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--numeric-encoding",
-        choices=["none", "ple"],
+        choices=list(NUMERIC_ENCODINGS),
         help="ple: also feed each numeric score as piecewise-linear ramps (default none; docs/coverage.md)",
     )
     t.add_argument(

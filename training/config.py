@@ -7,6 +7,8 @@ from typing import Any
 
 from features.errors import DataError
 
+NUMERIC_ENCODINGS = ("none", "ple")
+
 
 @dataclass
 class TrainConfig:
@@ -50,8 +52,8 @@ class TrainConfig:
     # fitting
     learning_rate: float = 1e-3
     # "plateau": ×lr_factor after patience//2 flat epochs, so the last epochs refine instead of
-    # stop; with patience 8 it beat a constant rate with patience 4 on every bench set
-    # (diamonds −2.6 % RMSE, hotel_rates −2.5 %, flights 100k +0.0035 AUC; docs/coverage.md).
+    # stop; with patience 8 it matched or beat a constant rate with patience 4 on every bench set
+    # (diamonds −2.6 % RMSE, hotel_rates −2.5 %, full flights +0.0024 AUC; docs/coverage.md).
     lr_schedule: str = "plateau"  # "constant" | "plateau"
     lr_factor: float = 0.3
     batch_size: int | None = None  # None = auto_batch_size: 512, growing to 2048 from 51k rows
@@ -75,6 +77,14 @@ class TrainConfig:
                 "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(self.dropout)
             )
 
+        if self.numeric_encoding not in NUMERIC_ENCODINGS:
+            raise DataError(
+                f"numeric_encoding must be one of {', '.join(NUMERIC_ENCODINGS)}",
+                field="numeric_encoding",
+                value=self.numeric_encoding,
+            )
+        if self.numeric_encoding == "ple" and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
+            raise DataError("ple_bins must be a whole number of bins, at least 2", field="ple_bins", value=self.ple_bins)
         if not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
 

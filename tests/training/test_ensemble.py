@@ -56,6 +56,11 @@ def test_one_member_is_the_plain_network():
     assert member_seed(11, 0) == 11 and len({member_seed(11, k) for k in range(5)} | {member_seed(12, k) for k in range(5)}) == 10
     with pytest.raises(DataError, match="at least 1"):
         TrainConfig(ensemble=0)
+    # a misspelt option is refused, not silently trained without it
+    with pytest.raises(DataError, match="numeric_encoding must be one of none, ple"):
+        TrainConfig(numeric_encoding="PLE")
+    with pytest.raises(DataError, match="at least 2"):
+        TrainConfig(numeric_encoding="ple", ple_bins=1)
 
 
 def test_members_of_different_shapes_are_refused():

@@ -1,7 +1,9 @@
 """The three contenders: catembed with its defaults, LightGBM, LightGBM + catembed embeddings.
 
 catembed goes through the CLI's own path (resolve_spec → TrainConfig defaults → trainer.train
-writing a bundle) and is scored through the bundle's encoder and NumPy graph: what the service
+writing a bundle). Its column roles are inferred as ``catembed train --data t.csv --target y``
+infers them (integers with ≤ 50 values are categories), unless ``roles="declared"`` asks for the
+set's dtype roles, which LightGBM always gets (text columns native categoricals, numbers numeric) and is scored through the bundle's encoder and NumPy graph: what the service
 returns. The trainer carves its early-stopping split out of the training part with the same
 seed and stratification as LightGBM's, so both stop on the same rows and never on the test set.
 """
@@ -42,13 +44,23 @@ def score(task: str, truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sqrt(metrics.mean_squared_error(truth, predicted)))
 
 
-def run_catembed(data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, out: Path, **overrides: Any) -> Score:
+def run_catembed(
+    data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, out: Path, roles: str = "inferred", **overrides: Any
+) -> Score:
     from training.config import TrainConfig
     from training.spec import resolve_spec
     from training.trainer import train as train_model
 
+    if roles not in ("inferred", "declared"):
+        raise SystemExit(f"roles={roles!r}: roles are 'inferred' (the CLI's) or 'declared' (the set's dtype roles)")
+    declared = roles == "declared"
     spec = resolve_spec(
-        train, target=data.target, task=data.task, categorical=data.categorical, numeric=data.numeric, log=lambda _: None
+        train,
+        target=data.target,
+        task=data.task,
+        categorical=data.categorical if declared else None,
+        numeric=data.numeric if declared else None,
+        log=lambda _: None,
     )
     config = TrainConfig().with_overrides(**overrides, seed=seed)
     started = time.perf_counter()
@@ -70,6 +82,7 @@ def run_catembed(data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: i
         "rows_per_second": training["rows_per_second"],
         "parameters": result.manifest["model"]["parameters"],
         "coverage": coverage(bundle.encoder),
+        "categorical": list(spec.categorical),
     }
     return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
 

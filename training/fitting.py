@@ -3,6 +3,7 @@ compiled network, its loss and metrics, the target's encoding, callbacks and cla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -15,6 +16,7 @@ from features.target import LabelTarget, ScaledTarget
 from training.config import TrainConfig, auto_shrinkage
 from training.model import build_model, embedding_dims
 from training.report import curve_metric
+from training.step_features import one_hot, step_features
 
 FIT_LOSS = "fit_loss"
 MONITOR = f"val_{FIT_LOSS}"  # early stopping and the best epoch: the holdout loss without penalties
@@ -37,8 +39,10 @@ def compiled_model(
     task: str,
     target: LabelTarget | ScaledTarget,
     train_rows: int,
+    step_features: list[int] | None = None,
 ) -> tuple[keras.Model, dict[str, int], dict[str, float]]:
-    """(the compiled network, embedding sizes, shrinkage k per feature)."""
+    """(the compiled network, embedding sizes, shrinkage k per feature). step_features: the
+    numeric features (by position) that ``numeric_encoding="auto"`` expands (``ple_features``)."""
     n_classes = len(target.classes_) if isinstance(target, LabelTarget) else 1
     vocab = {f: encoder.categorical_[f].n_indices for f in spec.categorical}
     dims = embedding_dims(encoder, spec, config)
@@ -47,6 +51,8 @@ def compiled_model(
     shrinkage = _shrinkage(config, vocab, train_rows)
     link = getattr(target, "link_", "identity")
     scores = encoder.numeric_.score_columns().tolist() if encoder.numeric_ is not None else None
+    if scores is not None and config.numeric_encoding == "auto":
+        scores = [scores[j] for j in step_features or []]
     model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -54,6 +60,31 @@ def compiled_model(
         metrics=[curve_metric(task, config), fit_metric(task, config)],
     )
     return model, dims, shrinkage
+
+
+def ple_features(
+    encoder: TabularEncoder, config: TrainConfig, numeric: np.ndarray | None, y: np.ndarray, target: LabelTarget | ScaledTarget
+) -> list[int]:
+    """The numeric features (by position) whose effect on y is a staircase, when
+    ``numeric_encoding`` is "auto" (training/step_features.py); [] otherwise. numeric: the
+    encoded numeric input of the rows to judge on, y: their encoded target."""
+    if config.numeric_encoding != "auto" or encoder.numeric_ is None or numeric is None:
+        return []
+    y = np.asarray(y)
+    if isinstance(target, LabelTarget) and (y.ndim == 1 or y.shape[1] == 1) and len(target.classes_) > 2:
+        y = one_hot(y, len(target.classes_))
+    return step_features(numeric[:, encoder.numeric_.score_columns()], y)
+
+
+def expansion_note(
+    spec: FeatureSpec, config: TrainConfig, expanded: list[int], judged_on: str, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Log auto's choice and return the manifest entry naming it (empty unless "auto")."""
+    if config.numeric_encoding != "auto":
+        return {}
+    names = [spec.numeric[j] for j in expanded]
+    log(f"piecewise-linear encoding (auto, judged on {judged_on}): {', '.join(names) if names else 'no numeric feature'}")
+    return {"ple_features": names}
 
 
 def _shrinkage(config: TrainConfig, vocab: dict[str, int], rows: int) -> dict[str, float]:

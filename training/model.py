@@ -77,8 +77,8 @@ def build_model(
     a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.shrinkage``) they make each
     table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
     link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
-    each numeric feature's score sits in the numeric input; with ``config.numeric_encoding ==
-    "ple"`` they get a piecewise-linear expansion (training/numeric_embedding.py).
+    the scores that get a piecewise-linear expansion (training/numeric_embedding.py) when
+    ``config.numeric_encoding`` is "ple" (every feature's) or "auto" (training/step_features.py).
     """
     inputs, parts = [], []
     embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
@@ -108,7 +108,7 @@ def build_model(
     if numeric_width:
         numeric = keras.Input(shape=(numeric_width,), dtype="float32", name="numeric")
         inputs.append(numeric)
-        if config.numeric_encoding == "ple" and score_columns:
+        if config.numeric_encoding in ("ple", "auto") and score_columns:
             parts.append(PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(numeric))
         else:
             parts.append(numeric)

@@ -28,7 +28,16 @@ from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, write_trained
 from training.config import TrainConfig, auto_batch_size
 from training.distributed import cluster_from_env, fit_distributed
-from training.fitting import MONITOR, callbacks, class_weight, compiled_model, label_target, target_array
+from training.fitting import (
+    MONITOR,
+    callbacks,
+    class_weight,
+    compiled_model,
+    expansion_note,
+    label_target,
+    ple_features,
+    target_array,
+)
 from training.row_source import fingerprint, known_rows, units_of
 from training.statistics import VALID_ROWS_CAP, PassResult, StatisticsPass
 from training.stream import TrainingStream
@@ -97,8 +106,12 @@ def train_files(
     except InvalidInput as exc:
         raise DataError(f"holdout rows: {exc.message}", field=exc.field, value=exc.value) from None
     valid_y = encode_target(passed.valid.column(spec.target).to_pylist())
+    # the holdout is the one labelled sample every worker holds whole, so all of them pick the
+    # same features (a sample of the stream would differ per worker and split the model)
+    expanded = ple_features(encoder, config, valid_x[-1] if encoder.numeric_ is not None else None, valid_y, target)
+    expansion = expansion_note(spec, config, expanded, "the holdout rows", log)
     stream = TrainingStream(units, passed.train_rows_per_unit, encoder, spec.target, encode_target, holdout, seed=config.seed)
-    model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, rows)
+    model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, rows, expanded)
     batch_size = config.batch_size or auto_batch_size(rows)
     log(f"training {name}: {rows:,} rows streamed from {data}, {model.count_params():,} parameters, batches of {batch_size}")
 
@@ -129,7 +142,7 @@ def train_files(
         log(f"worker {cluster.index + 1} of {cluster.workers}: {steps} steps of {per_worker} rows per epoch")
 
         def build() -> keras.Model:
-            return compiled_model(encoder, spec, config, task, target, rows)[0]
+            return compiled_model(encoder, spec, config, task, target, rows, expanded)[0]
 
         model, history = fit_distributed(
             cluster,
@@ -170,6 +183,7 @@ def train_files(
             "holdout": f"--valid {valid}" if valid else f"hash split of (file, row): {holdout:.4%}",
             "numeric_sample_rows": len(passed.statistics.numeric_sample),
             "workers": cluster.workers if cluster is not None else 1,
+            **expansion,
         },
     )
     return write_trained(fitted, name=name, out=out, started=started, log=log)

@@ -23,7 +23,15 @@ from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, example_row, train_summary, write_trained
 from training.config import TrainConfig, auto_batch_size, member_seed
 from training.ensemble import combine
-from training.fitting import callbacks, class_weight, compiled_model, label_target, target_array
+from training.fitting import (
+    callbacks,
+    class_weight,
+    compiled_model,
+    expansion_note,
+    label_target,
+    ple_features,
+    target_array,
+)
 
 __all__ = ["TrainResult", "train"]
 
@@ -75,12 +83,15 @@ def train(
     weights = None
     if config.class_weight == "balanced" and isinstance(target, LabelTarget):
         weights = class_weight(np.bincount(train_y.reshape(-1).astype(int), minlength=len(target.classes_)))
+    numeric = train_x[-1] if encoder.numeric_ is not None else None
+    expanded = ple_features(encoder, config, numeric, train_y, target)
+    extra = expansion_note(spec, config, expanded, "the training rows", log)
     fit_started = time.perf_counter()
     members, histories = [], []
     for k in range(config.ensemble):  # member 0 is exactly the single network of this seed
         seed = member_seed(config.seed, k)
         keras.utils.set_random_seed(seed)
-        model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame))
+        model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame), expanded)
         member = f" (member {k + 1} of {config.ensemble})" if config.ensemble > 1 else ""
         log(
             f"training {name}{member}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters"
@@ -117,6 +128,7 @@ def train(
         example=example_row(train_frame, spec),
         fingerprint=_fingerprint(frame),
         source=source,
+        extra=extra,
     )
     return write_trained(fitted, name=name, out=out, started=started, log=log)
 

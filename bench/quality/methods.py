@@ -83,6 +83,7 @@ def run_catembed(
         "parameters": result.manifest["model"]["parameters"],
         "coverage": coverage(bundle.encoder),
         "categorical": list(spec.categorical),
+        "ple_features": training.get("ple_features"),
     }
     return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
 

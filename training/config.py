@@ -47,8 +47,9 @@ class TrainConfig:
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
     # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
     # (features/piecewise_linear.py); "auto": only the staircase features (training/step_features.py);
-    # "none": the scores alone. Chosen by measurement: docs/coverage.md.
-    numeric_encoding: str = "none"
+    # "none": the scores alone. "auto" won or tied on all six bench sets (docs/coverage.md): it
+    # picks nothing where PLE hurt (flights, diamonds) and the staircases where it helps.
+    numeric_encoding: str = "auto"
     ple_bins: int = 16
     # fitting
     learning_rate: float = 1e-3
@@ -84,7 +85,7 @@ class TrainConfig:
                 field="numeric_encoding",
                 value=self.numeric_encoding,
             )
-        if self.numeric_encoding == "ple" and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
+        if self.numeric_encoding in ("ple", "auto") and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
             raise DataError("ple_bins must be a whole number of bins, at least 2", field="ple_bins", value=self.ple_bins)
         if not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
@@ -137,6 +138,7 @@ def seed_config() -> TrainConfig:
         min_frequency=5,
         shrinkage=0.0,
         numeric_transform="standard",
+        numeric_encoding="none",
         target_scale="linear",
         lr_schedule="constant",
         patience=4,

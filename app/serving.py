@@ -49,7 +49,8 @@ class ServedModel:
             "metrics": m.get("metrics", {}),
             "created_at": m.get("created_at"),
             "training": {
-                k: m.get("training", {}).get(k) for k in ("rows", "epochs_run", "best_epoch", "fit_seconds", "data_fingerprint")
+                k: m.get("training", {}).get(k)
+                for k in ("rows", "epochs_run", "best_epoch", "fit_seconds", "data_fingerprint", "ple_features", "ensemble")
             },
             "parameters": m.get("model", {}).get("parameters"),
             "parity": m.get("parity"),

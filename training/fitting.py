@@ -79,9 +79,12 @@ def ple_features(
 def expansion_note(
     spec: FeatureSpec, config: TrainConfig, expanded: list[int], judged_on: str, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """Log auto's choice and return the manifest entry naming it (empty unless "auto")."""
+    """The manifest entry naming the numeric features that got piecewise-linear ramps (every
+    one under "ple", auto's pick, none under "none"); auto's pick is also logged."""
+    if config.numeric_encoding == "ple":
+        return {"ple_features": list(spec.numeric)}
     if config.numeric_encoding != "auto":
-        return {}
+        return {"ple_features": []}
     names = [spec.numeric[j] for j in expanded]
     log(f"piecewise-linear encoding (auto, judged on {judged_on}): {', '.join(names) if names else 'no numeric feature'}")
     return {"ple_features": names}

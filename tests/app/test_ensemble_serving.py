@@ -37,5 +37,7 @@ def test_ensemble_is_served_like_any_model(ensemble_run):
         own = [m.get_layer("embedding_city").get_weights()[0] for m in members]
         index = run.encoder.categorical_["city"].index_of(value)
         np.testing.assert_allclose(vector["vector"], np.concatenate([t[index] for t in own]), atol=1e-7)
-        city = next(f for f in client.get("/model").json()["features"] if f["name"] == "city")
+        described = client.get("/model").json()
+        city = next(f for f in described["features"] if f["name"] == "city")
         assert city["embedding_dim"] == sum(t.shape[1] for t in own)
+        assert described["training"]["ensemble"]["members"] == 2

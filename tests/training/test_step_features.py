@@ -8,10 +8,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 
+from app.main import create_app
 from features.artifacts import load_bundle
 from features.numeric import NumericEncoder
 from features.schema import FeatureSpec
+from tests.app.conftest import records, settings_for
 from tests.conftest import FAST
 from training.config import TrainConfig
 from training.step_features import STEP_THRESHOLD, noise_margin, one_hot, step_features, step_scores
@@ -81,6 +84,11 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
     batch = bundle.encoder.transform(frame.iloc[2000:])
     served = bundle.target.values(bundle.graph(batch.categorical, batch.numeric)).reshape(-1)
     assert float(np.sqrt(np.mean((served - frame["price"].iloc[2000:]) ** 2))) < 0.8 * frame["price"].std()
+    with TestClient(create_app(settings_for(memory))) as client:  # the real app serves the expanded graph
+        assert client.get("/model").json()["training"]["ple_features"] == ["stair"]
+        answer = client.post("/predict", json={"records": records(frame.iloc[2000:2010].drop(columns=["price"]))})
+        assert answer.status_code == 200
+        np.testing.assert_allclose([p["value"] for p in answer.json()["predictions"]], served[:10], rtol=1e-5)
 
     folder = tmp_path / "shards"
     folder.mkdir()

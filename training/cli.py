@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None, *, raise_errors: bool = False) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
-    if args.workers > 1 and (args.ensemble or 1) > 1:  # workers stream, and an ensemble trains in memory
-        raise CatembedError("an ensemble trains in memory only; use --ensemble 1 with --workers", field="ensemble")
+    if args.workers > 1 and (args.ensemble or 1) > 1:  # members train one after the other on one process
+        raise CatembedError("an ensemble trains on one process; use --ensemble 1 with --workers", field="ensemble")
     if args.workers > 1:
         from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
 
@@ -57,6 +57,10 @@ def _train(args: argparse.Namespace) -> int:
         from training.cluster import WorkerLost, cluster_from_env, join
 
         cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
+        if cluster is not None and (args.ensemble or 1) > 1:  # before joining: the others would wait on us
+            raise CatembedError(
+                "an ensemble streams on one process only; use --ensemble 1 with TF_CONFIG workers", field="ensemble"
+            )
         if cluster is not None:
             join(cluster)  # before any TensorFlow op: the collective configures the runtime
         try:

@@ -26,8 +26,9 @@ from features.schema import FeatureSpec
 from features.sources import schema
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, write_trained
-from training.config import TrainConfig, auto_batch_size
+from training.config import TrainConfig, auto_batch_size, member_seed
 from training.distributed import cluster_from_env, fit_distributed
+from training.ensemble import combine
 from training.fitting import (
     MONITOR,
     callbacks,
@@ -70,9 +71,11 @@ def train_files(
 ) -> TrainResult | None:
     """The bundle's TrainResult; None on a TF_CONFIG worker other than the chief (which writes it)."""
     started = time.perf_counter()
-    if config.ensemble != 1:  # K passes over a table that does not fit in memory: not built (docs/coverage.md)
+    if config.ensemble != 1 and cluster_from_env() is not None:  # members one after the other, on one process only
         raise DataError(
-            "an ensemble trains in memory only; use --ensemble 1 when streaming", field="ensemble", value=config.ensemble
+            "an ensemble streams on one process only; use --ensemble 1 with TF_CONFIG workers",
+            field="ensemble",
+            value=config.ensemble,
         )
     keras.utils.set_random_seed(config.seed)
     columns = [*spec.features, spec.target]
@@ -118,17 +121,33 @@ def train_files(
     fit_started = time.perf_counter()
     cluster = cluster_from_env()
     history: dict[str, list[float]]
+    members: list[keras.Model] = []
+    histories: list[dict[str, list[float]]] = []
     if cluster is None:
-        history = model.fit(
-            # the batch count is known from the statistics pass: Keras shows progress and ends epochs on it
-            stream.dataset(batch_size).apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size))),
-            shuffle=False,  # the stream shuffles
-            validation_data=tf.data.Dataset.from_tensor_slices((tuple(valid_x), valid_y)).batch(4096),
-            epochs=config.epochs,
-            class_weight=_class_weight(config, target, passed),
-            callbacks=callbacks(config),
-            verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
-        ).history
+        # an ensemble's members stream the table one after the other (K passes per epoch count):
+        # memory stays that of one network, time grows K-fold; member 0 is the single network
+        for k in range(config.ensemble):
+            seed = member_seed(config.seed, k)
+            if k:
+                keras.utils.set_random_seed(seed)
+                model = compiled_model(encoder, spec, config, task, target, rows, expanded)[0]
+                stream = TrainingStream(
+                    units, passed.train_rows_per_unit, encoder, spec.target, encode_target, holdout, seed=seed
+                )
+                log(f"training {name} (member {k + 1} of {config.ensemble})")
+            history = model.fit(
+                # the batch count is known from the statistics pass: Keras shows progress and ends epochs on it
+                stream.dataset(batch_size).apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size))),
+                shuffle=False,  # the stream shuffles
+                validation_data=tf.data.Dataset.from_tensor_slices((tuple(valid_x), valid_y)).batch(4096),
+                epochs=config.epochs,
+                class_weight=_class_weight(config, target, passed),
+                callbacks=callbacks(config),
+                verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+            ).history
+            members.append(model)
+            histories.append(history)
+        history = histories[0]
     else:
         # the global batch stays batch_size: each of the N workers takes 1/N of it from its share of the files
         per_worker = max(1, batch_size // cluster.workers)
@@ -159,7 +178,9 @@ def train_files(
         if not cluster.is_chief:
             return None  # the chief writes the bundle, after every worker has finished (fit_distributed's barrier)
     fitted = Fitted(
-        model=model,
+        model=combine(members) if members else model,
+        members=members,
+        member_histories=histories,
         encoder=encoder,
         target=target,
         spec=spec,
@@ -170,7 +191,7 @@ def train_files(
         valid_frame=passed.valid.to_pandas(),
         valid_x=valid_x,
         train_summary=_train_summary(target, passed),
-        dims=dims,
+        dims={f: d * config.ensemble for f, d in dims.items()},  # the served vector: every member's, side by side
         shrinkage=shrinkage,
         batch_size=batch_size,
         ignored=spec.ignored_columns(schema(units[0].source, []).names),

@@ -71,29 +71,34 @@ def test_members_of_different_shapes_are_refused():
         stitch([a, b])
 
 
-def test_streaming_an_ensemble_is_one_clear_line(capsys, tmp_path):
+def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkeypatch):
     data = tmp_path / "t.parquet"
-    planted_frame(n=200).to_parquet(data)
-    code = main(
-        [
-            "train",
-            "--data",
-            str(data),
-            "--target",
-            "label",
-            "--stream",
-            "--ensemble",
-            "2",
-            "--name",
-            "m",
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    frame = planted_frame(n=1200, seed=3)
+    frame.to_parquet(data)
+    argv = ["train", "--data", str(data), "--target", "label", "--stream", "--ensemble", "2", "--epochs", "3"]
+    assert main([*argv, "--hidden", "16,8", "--name", "m", "--out", str(tmp_path / "o")]) == 0
+    bundle = load_bundle(tmp_path / "o" / "m")
+    training = bundle.manifest["training"]
+    assert training["streamed"] is True and training["ensemble"]["members"] == 2
+    assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5
+    # the members differ (own seeds, own shuffles) and the served answer is their mean
+    import keras
+
+    model = keras.saving.load_model(bundle.path / "model.keras")
+    batch = bundle.encoder.transform(frame.head(50))
+    outputs = [np.asarray(model.get_layer(f"member_{k}").predict(batch.model_inputs(), verbose=0)) for k in range(2)]
+    assert not np.allclose(outputs[0], outputs[1])
+    np.testing.assert_allclose(bundle.graph(batch.categorical, batch.numeric), np.mean(outputs, axis=0), atol=1e-5, rtol=0)
+    capsys.readouterr()
+
+    # TF_CONFIG workers each stream a share: members one after the other would need K rounds of them
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
+    code = main([*argv, "--name", "w", "--out", str(tmp_path / "w")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 when streaming" in err
-    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("manifest.json"))
-    # refused before Ray is started: the workers would stream
+    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 with TF_CONFIG workers" in err
+    assert not (tmp_path / "w").exists() or not list((tmp_path / "w").rglob("manifest.json"))
+    monkeypatch.delenv("TF_CONFIG")
+    # refused before Ray is started: members train one after the other on one process
     code = main(["train", "--data", str(data), "--target", "label", "--workers", "2", "--ensemble", "3", "--name", "m"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "--ensemble 1 with --workers" in err and "\n" not in err

@@ -39,10 +39,10 @@ def compiled_model(
     task: str,
     target: LabelTarget | ScaledTarget,
     train_rows: int,
-    step_features: list[int] | None = None,
+    expanded: list[int] | None = None,
 ) -> tuple[keras.Model, dict[str, int], dict[str, float]]:
-    """(the compiled network, embedding sizes, shrinkage k per feature). step_features: the
-    numeric features (by position) that ``numeric_encoding="auto"`` expands (``ple_features``)."""
+    """(the compiled network, embedding sizes, shrinkage k per feature). expanded: the numeric
+    features (by position) that ``numeric_encoding="auto"`` expands (see ``ple_features``)."""
     n_classes = len(target.classes_) if isinstance(target, LabelTarget) else 1
     vocab = {f: encoder.categorical_[f].n_indices for f in spec.categorical}
     dims = embedding_dims(encoder, spec, config)
@@ -52,7 +52,7 @@ def compiled_model(
     link = getattr(target, "link_", "identity")
     scores = encoder.numeric_.score_columns().tolist() if encoder.numeric_ is not None else None
     if scores is not None and config.numeric_encoding == "auto":
-        scores = [scores[j] for j in step_features or []]
+        scores = [scores[j] for j in expanded or []]
     model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),

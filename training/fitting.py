@@ -63,31 +63,30 @@ def compiled_model(
 
 
 def ple_features(
-    encoder: TabularEncoder, config: TrainConfig, numeric: np.ndarray | None, y: np.ndarray, target: LabelTarget | ScaledTarget
-) -> list[int]:
-    """The numeric features (by position) whose effect on y is a staircase, when
-    ``numeric_encoding`` is "auto" (training/step_features.py); [] otherwise. numeric: the
-    encoded numeric input of the rows to judge on, y: their encoded target."""
-    if config.numeric_encoding != "auto" or encoder.numeric_ is None or numeric is None:
-        return []
+    encoder: TabularEncoder,
+    spec: FeatureSpec,
+    config: TrainConfig,
+    inputs: list[np.ndarray],
+    y: np.ndarray,
+    target: LabelTarget | ScaledTarget,
+    judged_on: str,
+    log: Callable[[str], None],
+) -> tuple[list[int], dict[str, Any]]:
+    """(the numeric features, by position, that ``numeric_encoding="auto"`` expands because
+    their effect on y is a staircase (training/step_features.py); the manifest entry naming the
+    expanded features: every one under "ple", auto's pick, none under "none"). inputs: the
+    model inputs of the rows to judge on, y: their encoded target. Auto's pick is logged."""
+    if config.numeric_encoding == "ple":
+        return [], {"ple_features": list(spec.numeric)}
+    if config.numeric_encoding != "auto" or encoder.numeric_ is None:
+        return [], {"ple_features": []}
     y = np.asarray(y)
     if isinstance(target, LabelTarget) and (y.ndim == 1 or y.shape[1] == 1) and len(target.classes_) > 2:
         y = one_hot(y, len(target.classes_))
-    return step_features(numeric[:, encoder.numeric_.score_columns()], y)
-
-
-def expansion_note(
-    spec: FeatureSpec, config: TrainConfig, expanded: list[int], judged_on: str, log: Callable[[str], None]
-) -> dict[str, Any]:
-    """The manifest entry naming the numeric features that got piecewise-linear ramps (every
-    one under "ple", auto's pick, none under "none"); auto's pick is also logged."""
-    if config.numeric_encoding == "ple":
-        return {"ple_features": list(spec.numeric)}
-    if config.numeric_encoding != "auto":
-        return {"ple_features": []}
+    expanded = step_features(inputs[-1][:, encoder.numeric_.score_columns()], y)  # numeric is the last input
     names = [spec.numeric[j] for j in expanded]
     log(f"piecewise-linear encoding (auto, judged on {judged_on}): {', '.join(names) if names else 'no numeric feature'}")
-    return {"ple_features": names}
+    return expanded, {"ple_features": names}
 
 
 def _shrinkage(config: TrainConfig, vocab: dict[str, int], rows: int) -> dict[str, float]:

@@ -34,7 +34,6 @@ from training.fitting import (
     callbacks,
     class_weight,
     compiled_model,
-    expansion_note,
     label_target,
     ple_features,
     target_array,
@@ -111,8 +110,7 @@ def train_files(
     valid_y = encode_target(passed.valid.column(spec.target).to_pylist())
     # the holdout is the one labelled sample every worker holds whole, so all of them pick the
     # same features (a sample of the stream would differ per worker and split the model)
-    expanded = ple_features(encoder, config, valid_x[-1] if encoder.numeric_ is not None else None, valid_y, target)
-    expansion = expansion_note(spec, config, expanded, "the holdout rows", log)
+    expanded, expansion = ple_features(encoder, spec, config, valid_x, valid_y, target, "the holdout rows", log)
     stream = TrainingStream(units, passed.train_rows_per_unit, encoder, spec.target, encode_target, holdout, seed=config.seed)
     model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, rows, expanded)
     batch_size = config.batch_size or auto_batch_size(rows)

@@ -27,7 +27,6 @@ from training.fitting import (
     callbacks,
     class_weight,
     compiled_model,
-    expansion_note,
     label_target,
     ple_features,
     target_array,
@@ -83,9 +82,7 @@ def train(
     weights = None
     if config.class_weight == "balanced" and isinstance(target, LabelTarget):
         weights = class_weight(np.bincount(train_y.reshape(-1).astype(int), minlength=len(target.classes_)))
-    numeric = train_x[-1] if encoder.numeric_ is not None else None
-    expanded = ple_features(encoder, config, numeric, train_y, target)
-    extra = expansion_note(spec, config, expanded, "the training rows", log)
+    expanded, extra = ple_features(encoder, spec, config, train_x, train_y, target, "the training rows", log)
     fit_started = time.perf_counter()
     members, histories = [], []
     for k in range(config.ensemble):  # member 0 is exactly the single network of this seed

@@ -1,11 +1,12 @@
 """The three contenders: catembed with its defaults, LightGBM, LightGBM + catembed embeddings.
 
 catembed goes through the CLI's own path (resolve_spec → TrainConfig defaults → trainer.train
-writing a bundle). Its column roles are inferred as ``catembed train --data t.csv --target y``
-infers them (integers with ≤ 50 values are categories), unless ``roles="declared"`` asks for the
-set's dtype roles, which LightGBM always gets (text columns native categoricals, numbers numeric) and is scored through the bundle's encoder and NumPy graph: what the service
-returns. The trainer carves its early-stopping split out of the training part with the same
-seed and stratification as LightGBM's, so both stop on the same rows and never on the test set.
+writing a bundle) and is scored through the bundle's encoder and NumPy graph: what the service
+returns. Its column roles are inferred as ``catembed train --data t.csv --target y`` infers them
+(integers with ≤ 50 values are categories), unless ``roles="declared"`` asks for the set's dtype
+roles, which LightGBM always gets (text columns native categoricals, numbers numeric). The
+trainer carves its early-stopping split out of the training part with the same seed and
+stratification as LightGBM's, so both stop on the same rows and never on the test set.
 """
 
 from __future__ import annotations

@@ -35,13 +35,13 @@ def main() -> None:
     from training.data import read_table
     from training.report import write_report
     from training.spec import load_spec
-    from training.trainer import _split, _usable_rows
+    from training.trainer import holdout_split, usable_rows
 
     bundle = load_bundle(args.model_dir)
     spec = load_spec(str(bundle.path / "spec.yaml"))
     config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in bundle.manifest["training"]["config"].items()})
-    frame = _usable_rows(read_table(bundle.manifest["training"]["source"]), spec, lambda _: None)
-    _, valid = _split(frame, spec, config)
+    frame = usable_rows(read_table(bundle.manifest["training"]["source"]), spec, lambda _: None)
+    valid = frame.iloc[holdout_split(frame, spec, config)[1]].reset_index(drop=True)
     model = keras.saving.load_model(bundle.path / "model.keras")
     output = np.asarray(model.predict(bundle.encoder.transform(valid).model_inputs(), batch_size=4096, verbose=0))
     for run in range(args.repeat):

@@ -42,6 +42,12 @@ def _train(args: argparse.Namespace) -> int:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
     if args.workers > 1 and (args.ensemble or 1) > 1:  # members train one after the other on one process
         raise CatembedError("an ensemble trains on one process; use --ensemble 1 with --workers", field="ensemble")
+    if args.workers > 1 and args.out_of_fold:  # the fold networks need the whole table in one process
+        raise CatembedError("--out-of-fold trains in memory on one process; use --workers 1", field="out_of_fold")
+    if args.out_of_fold:
+        from training.out_of_fold import check_output
+
+        check_output(Path(args.out_of_fold), args.folds)  # before any training: a refused path costs nothing
     if args.workers > 1:
         from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
 
@@ -57,6 +63,8 @@ def _train(args: argparse.Namespace) -> int:
         from training.cluster import WorkerLost, cluster_from_env, join
 
         cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
+        if cluster is not None and args.out_of_fold:  # before joining, as for the ensemble below
+            raise CatembedError("--out-of-fold needs the table in memory; TF_CONFIG workers stream", field="out_of_fold")
         if cluster is not None and (args.ensemble or 1) > 1:  # before joining: the others would wait on us
             raise CatembedError(
                 "an ensemble streams on one process only; use --ensemble 1 with TF_CONFIG workers", field="ensemble"
@@ -94,6 +102,8 @@ def _train_quietly(args: argparse.Namespace) -> int:
     # a TF_CONFIG worker always streams: each reads only its share of the files, never the whole table
     streaming = should_stream(args.data, args.stream) or cluster_from_env() is not None
     # streaming: the spec is inferred from the first rows (give --spec or --categorical/--numeric to be explicit)
+    if streaming and args.out_of_fold:
+        raise CatembedError("--out-of-fold needs the table in memory; it does not stream (drop --stream)", field="out_of_fold")
     frame = head_frame(args.data) if streaming else read_table(args.data)
     spec = resolve_spec(
         frame,
@@ -129,7 +139,13 @@ def _train_quietly(args: argparse.Namespace) -> int:
         train_files(args.data, spec, config, name=args.name, out=args.out, valid=args.valid)
     else:
         valid = read_table(args.valid) if args.valid else None
-        train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
+        result = train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
+        if args.out_of_fold:
+            from training.out_of_fold import out_of_fold_features
+
+            crossed = out_of_fold_features(frame, spec, config, result.path, folds=args.folds, valid=valid)
+            crossed.save(Path(args.out_of_fold))
+            print(f"out-of-fold vectors of {len(crossed.rows):,} rows × {len(crossed.names)} columns: {args.out_of_fold}")
     return 0
 
 

@@ -85,6 +85,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         type=int,
         help="K ≥ 2: train K networks from different seeds and serve their mean (K× the time; docs/coverage.md)",
     )
+    t.add_argument(
+        "--out-of-fold",
+        metavar="PATH",
+        help="also write leak-free vectors of the training rows for another model (.parquet or .csv): "
+        "--folds networks, each trained without one fold, give that fold its vectors (docs/embeddings_for_other_models.md)",
+    )
+    t.add_argument("--folds", type=int, default=5, help="networks for --out-of-fold (default 5; K+1 trainings in all)")
     t.add_argument("--seed", type=int)
     t.add_argument("--demo", action="store_true", help="train the built-in NYC flights demo")
     t.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")

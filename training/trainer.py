@@ -32,7 +32,7 @@ from training.fitting import (
     target_array,
 )
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "holdout_split", "train", "usable_rows"]
 
 MIN_ROWS = 10
 
@@ -53,11 +53,12 @@ def train(
     ignored = spec.ignored_columns(frame.columns)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    frame = _usable_rows(frame, spec, log)
+    frame = usable_rows(frame, spec, log)
     if valid is None:
-        train_frame, valid_frame = _split(frame, spec, config)
+        train_rows, valid_rows = holdout_split(frame, spec, config)
+        train_frame, valid_frame = frame.iloc[train_rows].reset_index(drop=True), frame.iloc[valid_rows].reset_index(drop=True)
     else:
-        train_frame, valid_frame = frame, _usable_rows(valid, spec, log)
+        train_frame, valid_frame = frame, usable_rows(valid, spec, log)
     task = spec.task or "regression"
 
     encoder = TabularEncoder(
@@ -130,7 +131,7 @@ def train(
     return write_trained(fitted, name=name, out=out, started=started, log=log)
 
 
-def _usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], None]) -> pd.DataFrame:
+def usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], None]) -> pd.DataFrame:
     frame = frame[[*spec.features, spec.target]]
     labelled = frame[spec.target].notna()
     if not labelled.all():
@@ -145,15 +146,17 @@ def _usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], No
     return frame.reset_index(drop=True)
 
 
-def _split(frame: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def holdout_split(frame: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the training and holdout rows of ``frame`` (its usable rows), stratified
+    by class when every class has two rows; ``training.out_of_fold`` folds the same training rows."""
     stratify = None
     if spec.task != "regression":
         counts = frame[spec.target].value_counts()
         stratify = frame[spec.target] if counts.min() >= 2 else None
-    train_frame, valid_frame = train_test_split(
-        frame, test_size=config.valid_fraction, random_state=config.seed, stratify=stratify
+    train_rows, valid_rows = train_test_split(
+        np.arange(len(frame)), test_size=config.valid_fraction, random_state=config.seed, stratify=stratify
     )
-    return train_frame.reset_index(drop=True), valid_frame.reset_index(drop=True)
+    return np.asarray(train_rows), np.asarray(valid_rows)
 
 
 def _dataset(x: list[np.ndarray], y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int) -> tf.data.Dataset:

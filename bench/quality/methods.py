@@ -49,20 +49,9 @@ def run_catembed(
     data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, out: Path, roles: str = "inferred", **overrides: Any
 ) -> Score:
     from training.config import TrainConfig
-    from training.spec import resolve_spec
     from training.trainer import train as train_model
 
-    if roles not in ("inferred", "declared"):
-        raise SystemExit(f"roles={roles!r}: roles are 'inferred' (the CLI's) or 'declared' (the set's dtype roles)")
-    declared = roles == "declared"
-    spec = resolve_spec(
-        train,
-        target=data.target,
-        task=data.task,
-        categorical=data.categorical if declared else None,
-        numeric=data.numeric if declared else None,
-        log=lambda _: None,
-    )
+    spec = catembed_spec(data, train, roles)
     config = TrainConfig().with_overrides(**overrides, seed=seed)
     started = time.perf_counter()
     result = train_model(train, spec, config, name=data.name, out=out, log=lambda _: None, verbose=0)
@@ -89,6 +78,51 @@ def run_catembed(
     return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
 
 
+def catembed_spec(data: Dataset, train: pd.DataFrame, roles: str = "inferred") -> Any:
+    from training.spec import resolve_spec
+
+    if roles not in ("inferred", "declared"):
+        raise SystemExit(f"roles={roles!r}: roles are 'inferred' (the CLI's) or 'declared' (the set's dtype roles)")
+    declared = roles == "declared"
+    return resolve_spec(
+        train,
+        target=data.target,
+        task=data.task,
+        categorical=data.categorical if declared else None,
+        numeric=data.numeric if declared else None,
+        log=lambda _: None,
+    )
+
+
+def embedding_columns(
+    data: Dataset,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    seed: int,
+    bundle: Path,
+    *,
+    folds: int | None,
+    roles: str = "inferred",
+    **overrides: Any,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The catembed vectors LightGBM gets as extra columns, for the training and the test part.
+    ``folds``: the training part's vectors are out-of-fold (``training.out_of_fold``); None: the
+    bundle's own, fitted on those very rows (in-sample, the leak)."""
+    transformer = EmbeddingFeatures(bundle.parent, int(bundle.name)).fit()
+    names = list(transformer.get_feature_names_out())
+    if folds is None:
+        return transformer.transform(train), transformer.transform(test), names
+    from training.config import TrainConfig
+    from training.out_of_fold import out_of_fold_features
+
+    spec = catembed_spec(data, train, roles)
+    config = TrainConfig().with_overrides(**overrides, seed=seed)
+    crossed = out_of_fold_features(train, spec, config, bundle, folds=folds, log=lambda _: None)
+    if len(crossed.rows) != len(train):  # the bench sets have a target on every row
+        raise SystemExit(f"{data.name}: {len(train) - len(crossed.rows)} training rows without a target")
+    return crossed.features, transformer.transform(test), names
+
+
 def coverage(encoder: Any) -> float | None:
     """Share of the category values with ≥ 5 training rows (over every categorical feature) that
     have their own vector; None for a set without categorical features."""
@@ -100,19 +134,24 @@ def coverage(encoder: Any) -> float | None:
 
 
 def run_lightgbm(
-    data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, *, quick: bool = False, embeddings: Path | None = None
+    data: Dataset,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    seed: int,
+    *,
+    quick: bool = False,
+    embeddings: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
 ) -> Score:
-    """Native categoricals (pandas category dtype); with ``embeddings`` (a bundle folder) the
-    catembed vectors of every categorical feature are appended as extra numeric columns."""
+    """Native categoricals (pandas category dtype); ``embeddings`` (``embedding_columns``) are
+    appended as extra numeric columns."""
     import lightgbm as lgb
 
     started = time.perf_counter()
     x_train, x_test = _lightgbm_frame(data, train, train), _lightgbm_frame(data, test, train)
     if embeddings is not None:
-        transformer = EmbeddingFeatures(embeddings).fit()
-        names = list(transformer.get_feature_names_out())
-        x_train = x_train.join(pd.DataFrame(transformer.transform(train), columns=names))
-        x_test = x_test.join(pd.DataFrame(transformer.transform(test), columns=names))
+        train_vectors, test_vectors, names = embeddings
+        x_train = x_train.join(pd.DataFrame(train_vectors, columns=names))
+        x_test = x_test.join(pd.DataFrame(test_vectors, columns=names))
     y = train[data.target].to_numpy()
     fit_idx, valid_idx = train_test_split(
         np.arange(len(train)), test_size=VALID_FRACTION, random_state=seed, stratify=y if data.task == "binary" else None

@@ -89,7 +89,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--out-of-fold",
         metavar="PATH",
         help="also write leak-free vectors of the training rows for another model (.parquet or .csv): "
-        "--folds networks, each trained without one fold, give that fold its vectors (docs/embeddings_for_other_models.md)",
+        "--folds networks, each trained without one fold, give that fold its vectors (docs/training.md)",
     )
     t.add_argument("--folds", type=int, default=5, help="networks for --out-of-fold (default 5; K+1 trainings in all)")
     t.add_argument("--seed", type=int)

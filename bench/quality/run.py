@@ -35,7 +35,7 @@ METHODS = ("catembed", "lightgbm", "lightgbm+emb", "lightgbm+emb-in-sample")
 DEFAULT_METHODS = METHODS[:3]
 FOLDS = 5
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "quality.json"
-QUICK_ROWS, QUICK_EPOCHS = 1500, 3
+QUICK_ROWS, QUICK_EPOCHS, QUICK_FOLDS = 1500, 3, 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     results = _read(args.out)
     for name in sets:
         data = datasets.load(name)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             train, test = data.split(seed, max_rows)
             with tempfile.TemporaryDirectory(prefix="catembed-quality-") as tmp:
                 for method, result in _run_methods(data, train, test, seed, methods, overrides, Path(tmp), args.quick):
@@ -97,7 +97,7 @@ def _run_methods(
     if "lightgbm" in methods:
         yield "lightgbm", run_lightgbm(data, train, test, seed, quick=quick)
     for method in boosted_methods:
-        folds = None if method.endswith("in-sample") else FOLDS
+        folds = None if method.endswith("in-sample") else QUICK_FOLDS if quick else FOLDS
         started = time.perf_counter()
         bundle = Path(catembed.detail["bundle"])
         columns = embedding_columns(data, train, test, seed, bundle, folds=folds, **overrides)
@@ -186,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.quality.run", description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default=",".join(datasets.LOADERS), help="comma-separated: " + ", ".join(datasets.LOADERS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1: split, network and LightGBM seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="start at this seed (more seeds for a set already run)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated: " + ", ".join(METHODS))
     parser.add_argument("--max-rows", type=int, help="subsample each set to this many rows first")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a TrainConfig default")

@@ -18,7 +18,7 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     assert run.main(["--sets", "lending_club", "--seeds", "1", "--quick", "--out", str(out)]) == 0
     document = json.loads(out.read_text())
     runs = document["runs"]
-    assert sorted(r["method"] for r in runs) == sorted(run.METHODS)
+    assert sorted(r["method"] for r in runs) == sorted(run.DEFAULT_METHODS)
     for r in runs:
         assert r["set"] == "lending_club" and r["metric"] == "roc_auc" and r["quick"] is True
         assert 0.0 <= r["score"] <= 1.0 and math.isfinite(r["seconds"]) and r["seconds"] > 0
@@ -26,6 +26,7 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     boosted = next(r for r in runs if r["method"] == "lightgbm+emb")
     plain = next(r for r in runs if r["method"] == "lightgbm")
     assert boosted["detail"]["features"] > plain["detail"]["features"]  # the embedding columns were added
+    assert boosted["detail"]["folds"] == run.QUICK_FOLDS  # out-of-fold vectors for LightGBM's training rows
     catembed = next(r for r in runs if r["method"] == "catembed")
     assert catembed["detail"]["coverage"] == 1.0  # every value with ≥ 5 training rows has its own vector
     # catembed's roles are the one command's: an integer count with few values is a category,
@@ -38,12 +39,26 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     # a second run of another configuration merges into the same file instead of replacing it
     assert (
         run.main(
-            ["--sets", "lending_club", "--seeds", "1", "--quick", "--methods", "lightgbm", "--label", "again", "--out", str(out)]
+            [
+                "--sets",
+                "lending_club",
+                "--seeds",
+                "1",
+                "--quick",
+                "--methods",
+                "lightgbm+emb-in-sample",
+                "--label",
+                "again",
+                "--out",
+                str(out),
+            ]
         )
         == 0
     )
     labels = {(r["method"], r["overrides"]) for r in json.loads(out.read_text())["runs"]}
-    assert ("lightgbm", "again") in labels and ("catembed", "") in labels
+    assert ("lightgbm+emb-in-sample", "again") in labels and ("catembed", "") in labels
+    in_sample = next(r for r in json.loads(out.read_text())["runs"] if r["method"] == "lightgbm+emb-in-sample")
+    assert in_sample["detail"]["folds"] is None and in_sample["detail"]["features"] == boosted["detail"]["features"]
 
     # --set roles=declared trains catembed on the set's dtype roles, for comparison
     argv = ["--sets", "lending_club", "--seeds", "1", "--quick", "--methods", "catembed", "--set", "roles=declared"]

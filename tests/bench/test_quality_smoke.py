@@ -26,7 +26,7 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     boosted = next(r for r in runs if r["method"] == "lightgbm+emb")
     plain = next(r for r in runs if r["method"] == "lightgbm")
     assert boosted["detail"]["features"] > plain["detail"]["features"]  # the embedding columns were added
-    assert boosted["detail"]["folds"] == run.QUICK_FOLDS  # out-of-fold vectors for LightGBM's training rows
+    assert boosted["detail"]["folds"] is None  # the bundle's own vectors
     catembed = next(r for r in runs if r["method"] == "catembed")
     assert catembed["detail"]["coverage"] == 1.0  # every value with ≥ 5 training rows has its own vector
     # catembed's roles are the one command's: an integer count with few values is a category,
@@ -37,28 +37,13 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     assert table.startswith("| set | metric | seeds | coverage |") and "| lending_club | AUC ↑ | 1 | 100.0 % |" in table
 
     # a second run of another configuration merges into the same file instead of replacing it
-    assert (
-        run.main(
-            [
-                "--sets",
-                "lending_club",
-                "--seeds",
-                "1",
-                "--quick",
-                "--methods",
-                "lightgbm+emb-in-sample",
-                "--label",
-                "again",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    again = ["--sets", "lending_club", "--seeds", "1", "--quick", "--methods", "lightgbm+emb-oof", "--label", "again"]
+    assert run.main([*again, "--out", str(out)]) == 0
     labels = {(r["method"], r["overrides"]) for r in json.loads(out.read_text())["runs"]}
-    assert ("lightgbm+emb-in-sample", "again") in labels and ("catembed", "") in labels
-    in_sample = next(r for r in json.loads(out.read_text())["runs"] if r["method"] == "lightgbm+emb-in-sample")
-    assert in_sample["detail"]["folds"] is None and in_sample["detail"]["features"] == boosted["detail"]["features"]
+    assert ("lightgbm+emb-oof", "again") in labels and ("catembed", "") in labels
+    # out-of-fold vectors for LightGBM's training rows (training/out_of_fold.py), 2 folds when quick
+    crossed = next(r for r in json.loads(out.read_text())["runs"] if r["method"] == "lightgbm+emb-oof")
+    assert crossed["detail"]["folds"] == run.QUICK_FOLDS and crossed["detail"]["features"] == boosted["detail"]["features"]
 
     # --set roles=declared trains catembed on the set's dtype roles, for comparison
     argv = ["--sets", "lending_club", "--seeds", "1", "--quick", "--methods", "catembed", "--set", "roles=declared"]

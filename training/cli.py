@@ -114,6 +114,10 @@ def _train_quietly(args: argparse.Namespace) -> int:
         embedding_dims=dims(args.embedding_dims),
         spec=load_spec(args.spec) if args.spec else None,
     )
+    if args.out_of_fold:
+        from training.out_of_fold import check_spec
+
+        check_spec(spec)  # before training, not after it
     print("resolved spec (saved as spec.yaml in the bundle; edit it and pass --spec to train again):")
     print("  " + dump_spec(spec).replace("\n", "\n  ").rstrip())
     config = PRESETS[args.architecture]().with_overrides(

@@ -63,6 +63,13 @@ class OutOfFold:
             partial.unlink(missing_ok=True)
 
 
+def check_spec(spec: FeatureSpec) -> None:
+    if not spec.categorical:
+        raise DataError(
+            "--out-of-fold: the spec has no categorical feature, so there are no vectors to cross-fit", field="out_of_fold"
+        )
+
+
 def check_output(path: Path, folds: int) -> None:
     """Refuse, before any training, what ``save`` could not write, and never overwrite a file."""
     if folds < MIN_FOLDS:
@@ -96,6 +103,7 @@ def out_of_fold_features(
     what ``training.trainer.train`` got for it."""
     if folds < MIN_FOLDS:
         raise DataError(f"--folds must be at least {MIN_FOLDS}, got {folds}", field="folds", value=folds)
+    check_spec(spec)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())
     usable = usable_rows(frame, spec, lambda _: None)
     if valid is None:

@@ -122,6 +122,8 @@ def test_cli_writes_the_vectors_whole_and_refuses_what_it_cannot(capsys, tmp_pat
     )
     assert "does not stream" in _error(capsys, [*argv, "--name", "n", "--out-of-fold", str(tmp_path / "v.csv"), "--stream"])
     assert "use --workers 1" in _error(capsys, [*argv, "--name", "n", "--out-of-fold", str(tmp_path / "v.csv"), "--workers", "2"])
+    no_vectors = [*argv, "--name", "n", "--out-of-fold", str(tmp_path / "v.csv"), "--numeric", "x", "--categorical", ""]
+    assert "no categorical feature" in _error(capsys, no_vectors)
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
     assert "TF_CONFIG workers stream" in _error(capsys, [*argv, "--name", "n", "--out-of-fold", str(tmp_path / "v.csv")])
     monkeypatch.delenv("TF_CONFIG")

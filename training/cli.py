@@ -45,9 +45,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.out_of_fold:  # the fold networks need the whole table in one process
         raise CatembedError("--out-of-fold trains in memory on one process; use --workers 1", field="out_of_fold")
     if args.out_of_fold:
-        from training.out_of_fold import check_output
+        from training.out_of_fold import check_folds, check_output
 
-        check_output(Path(args.out_of_fold), args.folds)  # before any training: a refused path costs nothing
+        check_folds(args.folds)  # before any training: a refused option costs nothing
+        check_output(Path(args.out_of_fold))
     if args.workers > 1:
         from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
 

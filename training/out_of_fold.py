@@ -47,7 +47,7 @@ class OutOfFold:
     def save(self, path: Path) -> None:
         """``row`` (the row's position in the data) and the vector columns, as Parquet or CSV,
         written to a hidden file beside ``path`` and renamed: the file appears whole or not at all."""
-        check_output(path, MIN_FOLDS)
+        check_output(path)
         frame = pd.DataFrame(self.features, columns=self.names)
         frame.insert(0, "row", self.rows)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -70,10 +70,13 @@ def check_spec(spec: FeatureSpec) -> None:
         )
 
 
-def check_output(path: Path, folds: int) -> None:
-    """Refuse, before any training, what ``save`` could not write, and never overwrite a file."""
+def check_folds(folds: int) -> None:
     if folds < MIN_FOLDS:
         raise DataError(f"--folds must be at least {MIN_FOLDS}, got {folds}", field="folds", value=folds)
+
+
+def check_output(path: Path) -> None:
+    """Refuse, before any training, what ``save`` could not write, and never overwrite a file."""
     if path.suffix not in OUTPUT_FORMATS:
         raise DataError(
             f"--out-of-fold {str(path)!r}: expected a {' or '.join(OUTPUT_FORMATS)} file", field="out_of_fold", value=str(path)
@@ -101,8 +104,7 @@ def out_of_fold_features(
     """Cross-fitted vectors for the rows the bundle at ``bundle`` (a version folder, as
     ``TrainResult.path``) was trained from: ``frame``, ``spec``, ``config`` and ``valid`` are
     what ``training.trainer.train`` got for it."""
-    if folds < MIN_FOLDS:
-        raise DataError(f"--folds must be at least {MIN_FOLDS}, got {folds}", field="folds", value=folds)
+    check_folds(folds)
     check_spec(spec)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())
     usable = usable_rows(frame, spec, lambda _: None)

@@ -137,6 +137,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         target_scale=args.target_scale,
         numeric_encoding=args.numeric_encoding,
         ensemble=args.ensemble,
+        weight_average=args.weight_average,
         seed=args.seed,
         embedding_dim=args.embedding_dim,
     )

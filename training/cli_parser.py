@@ -81,6 +81,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "is a staircase (the default); none: the scores alone (docs/training.md)",
     )
     t.add_argument(
+        "--weight-average",
+        type=float,
+        metavar="EPOCHS",
+        help="serve the moving average of the weights over about this many epochs (default 1; 0: the last step's)",
+    )
+    t.add_argument(
         "--ensemble",
         type=int,
         help="K ≥ 2: train K networks from different seeds and serve their mean (K× the time; docs/coverage.md)",

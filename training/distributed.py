@@ -6,7 +6,8 @@ multi-input models (keras-team/keras#20329), so the loop is ours, and small: a `
 step under ``strategy.run`` with the compiled model's loss and optimizer (the optimizer sums the
 gradients across workers); per epoch, the compiled metrics on the training batches and on the
 holdout (evaluated in shards), their accumulators all-reduced; and the fit's callbacks
-re-stated: early stopping with best-weights restore, and ReduceLROnPlateau. Every decision is
+re-stated: the weight average swapped in for the holdout, early stopping with best-weights
+restore, and ReduceLROnPlateau. Every decision is
 taken on the chief's numbers, broadcast to all workers, so no worker can stop an epoch before
 another and leave it waiting in a collective.
 
@@ -99,7 +100,8 @@ def _epochs(
             metric.reset_state()
         for _ in range(steps_per_epoch):
             loss_sum += float(step(batch_iterator))  # this worker's share of the global mean loss
-        plain.set_weights(model.get_weights())
+        served = _served_weights(model)
+        plain.set_weights(served)
         states = [np.asarray([loss_sum]), _states(train_metrics), _evaluate_states(plain, valid_shard)]
         summed = _chief_value(strategy, cluster, _all_sum(strategy, np.concatenate(states)))
         trained = _assign_states(train_metrics, summed[1:])
@@ -110,13 +112,24 @@ def _epochs(
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
         log(f"epoch {epoch + 1}/{config.epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
-        if early.update(logs[monitor], epoch, model):
+        if early.update(logs[monitor], epoch, served):
             log(f"early stopping: no {monitor} improvement in {config.patience} epochs; best epoch {early.best_epoch + 1}")
             break
         if config.lr_schedule == "plateau" and (lr := plateau.update(logs[monitor], logs["learning_rate"])) is not None:
             model.optimizer.learning_rate.assign(lr)
             log(f"learning rate reduced to {lr:.3g}")
-    return history, early.best_weights if early.best_weights is not None else model.get_weights()
+    return history, early.best_weights if early.best_weights is not None else _served_weights(model)
+
+
+def _served_weights(model: keras.Model) -> list[np.ndarray]:
+    """The weights the holdout judges and the bundle serves: with the optimizer's weight average
+    (``use_ema``), each trainable variable's average in its place, as keras.callbacks.SwapEMAWeights
+    swaps them in under ``fit`` (whose private pairing of variables and averages it reads too)."""
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False) or not optimizer.built:
+        return model.get_weights()
+    averages = dict(zip(map(id, optimizer._trainable_variables), optimizer._model_variables_moving_average, strict=True))
+    return [keras.ops.convert_to_numpy(averages.get(id(w), w)) for w in model.weights]
 
 
 def _train_step(
@@ -208,10 +221,10 @@ class _EarlyStopping:
         self.patience, self.wait, self.best, self.best_epoch = patience, 0, np.inf, 0
         self.best_weights: list[np.ndarray] | None = None
 
-    def update(self, value: float, epoch: int, model: keras.Model) -> bool:
+    def update(self, value: float, epoch: int, weights: list[np.ndarray]) -> bool:
         self.wait += 1
         if self.best_weights is None or value < self.best:
-            self.best, self.best_epoch, self.best_weights, self.wait = value, epoch, model.get_weights(), 0
+            self.best, self.best_epoch, self.best_weights, self.wait = value, epoch, weights, 0
             return False
         return self.wait >= self.patience and epoch > 0
 

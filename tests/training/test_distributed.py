@@ -18,6 +18,7 @@ import pytest
 from features.artifacts import list_versions, load_bundle
 from features.errors import DataError
 from tests.synthetic import planted_frame
+from tests.training.test_weight_average import served_holdout_loss_matches_the_best_epoch
 from training.cli import main
 from training.cluster import Cluster, cluster_from_env
 
@@ -47,6 +48,9 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     # the keys fit gives: the report draws the training and holdout curves of the loss and the metric
     assert {"loss", "auc", "fit_loss", "val_loss", "val_auc", "val_fit_loss", "learning_rate"} == set(training["history"])
     assert all(len(values) == training["epochs_run"] for values in training["history"].values())
+    # the loop evaluates and keeps the averaged weights (weight_average), as fit's callbacks do
+    assert training["config"]["weight_average"] == 1.0
+    assert served_holdout_loss_matches_the_best_epoch(bundle) < 2e-4
     # the served NumPy graph is the saved Keras model
     import keras
 

@@ -17,6 +17,7 @@ from features.artifacts import load_bundle
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, NumericMoments
 from tests.synthetic import planted_frame
+from tests.training.test_weight_average import served_holdout_loss_matches_the_best_epoch
 from training.cli import main
 from training.config import TrainConfig
 from training.row_source import units_of
@@ -83,6 +84,9 @@ def test_streamed_bundle_is_a_normal_bundle(both_routes):
     bundle = load_bundle(streamed.path.parent)
     assert bundle.manifest["training"]["streamed"] is True
     assert bundle.manifest["parity"]["max_abs_diff"] < 1e-4
+    # early stopping judged the averaged weights that are served (the default weight_average)
+    assert bundle.manifest["training"]["config"]["weight_average"] == 1.0
+    assert served_holdout_loss_matches_the_best_epoch(bundle) < 2e-4
     encoded = bundle.encoder.transform(streamed.valid.iloc[:50])
     keras_output = streamed.model.predict(encoded.model_inputs(), verbose=0)
     np.testing.assert_allclose(bundle.graph(encoded.categorical, encoded.numeric), keras_output, atol=1e-5)

@@ -14,8 +14,7 @@ MAX_AVERAGE_EPOCHS = 100  # an average over more epochs than training runs would
 @dataclass
 class TrainConfig:
     # network
-    # None: auto_hidden_units of the training rows, made concrete when training starts
-    hidden_units: tuple[int, ...] | None = None
+    hidden_units: tuple[int, ...] = (256, 128)
     dropout: tuple[float, ...] = (0.1, 0.1)
     input_dropout: float = 0.0  # on the concatenated embeddings + numeric inputs (Guo & Berkhahn used 0.02–0.5)
     l2: float = 1e-5
@@ -79,10 +78,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.dropout, (int, float)):
             self.dropout = (float(self.dropout),)
-        layers = len(self.hidden_units) if self.hidden_units is not None else AUTO_LAYERS
-        if len(self.dropout) == 1 and layers != 1:
-            self.dropout = self.dropout * layers
-        if len(self.dropout) != layers:
+        if len(self.dropout) == 1 and len(self.hidden_units) != 1:
+            self.dropout = self.dropout * len(self.hidden_units)
+        if len(self.dropout) != len(self.hidden_units):
             raise DataError(
                 "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(self.dropout)
             )
@@ -135,24 +133,6 @@ def auto_shrinkage(train_rows: int) -> float:
     hotel_rates ≈ 50, lending_club ≈ 30 and ames 10. Every value keeps its own vector either way.
     """
     return max(SHRINKAGE_FLOOR, SHRINKAGE_SHARE * train_rows)
-
-
-WIDE_ROWS, AUTO_LAYERS = 20_000, 2
-
-
-def auto_hidden_units(train_rows: int) -> tuple[int, int]:
-    """256-128, and twice as wide from WIDE_ROWS training rows: with weight averaging, 512-256
-    gained on the sets above it (full flights +0.0018 AUC on 3 of 3 seeds, diamonds −0.8 %
-    RMSE) and lost on the smallest (ames +4 % RMSE, lending_club −0.0025 AUC; docs/coverage.md)."""
-    return (512, 256) if train_rows >= WIDE_ROWS else (256, 128)
-
-
-def sized(config: TrainConfig, train_rows: int) -> TrainConfig:
-    """The config with the settings that follow the table's size made concrete, so the manifest
-    records the network that was built."""
-    if config.hidden_units is not None:
-        return config
-    return replace(config, hidden_units=auto_hidden_units(train_rows))
 
 
 def auto_batch_size(train_rows: int) -> int:

@@ -116,8 +116,6 @@ def build_model(
     if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
         x = layers.Dropout(config.input_dropout, name="input_dropout")(x)
     regularizer = regularizers.l2(config.l2) if config.l2 else None
-    if config.hidden_units is None:  # the trainers size the config once the training rows are counted
-        raise TypeError("build_model needs concrete hidden_units: pass training.config.sized(config, rows)")
     for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
         if config.batch_norm:

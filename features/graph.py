@@ -7,7 +7,8 @@ needs neither TensorFlow (533 MB and 4.6 s just to import here) nor a converter 
 costs a handful of NumPy calls, a batch is a few matrix products.
 
 Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, the
-piecewise-linear expansion of the numeric input (features.piecewise_linear), concat, then the
+piecewise-linear or periodic expansion of the numeric input (features.piecewise_linear,
+features.periodic), concat, then the
 layer ops of features.graph_ops: dense, folded batch normalisation (affine), activation, and for
 an ensemble of K networks (training.ensemble) grouped dense layers and the members' mean.
 
@@ -26,8 +27,16 @@ from typing import Any
 
 import numpy as np
 
+from features import periodic, piecewise_linear
 from features.graph_ops import ACTIVATIONS, compile_op
+from features.periodic import PeriodicExpansion
 from features.piecewise_linear import NumericExpansion
+
+# The numeric expansions a bundle may carry, by the name its manifest records.
+EXPANSIONS: dict[str, type[NumericExpansion] | type[PeriodicExpansion]] = {
+    piecewise_linear.KIND: NumericExpansion,
+    periodic.KIND: PeriodicExpansion,
+}
 
 # Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
@@ -42,7 +51,7 @@ class InferenceGraph:
         embeddings: Sequence[np.ndarray],
         layers: Sequence[dict[str, Any]],
         numeric_width: int,
-        expansion: NumericExpansion | None = None,
+        expansion: NumericExpansion | PeriodicExpansion | None = None,
     ) -> None:
         self.embeddings = [np.ascontiguousarray(e, dtype=np.float32) for e in embeddings]
         self.expansion = expansion  # applied to the numeric input before everything else
@@ -162,8 +171,10 @@ class InferenceGraph:
             described.append(entry)
         description: dict[str, Any] = {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings)}
         if self.expansion is not None:
-            arrays["numeric_columns"], arrays["numeric_edges"] = self.expansion.columns, self.expansion.edges
-            description["numeric_expansion"] = "piecewise_linear"
+            arrays.update(self.expansion.arrays())
+            description["numeric_expansion"] = (
+                piecewise_linear.KIND if isinstance(self.expansion, NumericExpansion) else periodic.KIND
+            )
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
         return {**description, "layers": described}
@@ -180,8 +191,9 @@ class InferenceGraph:
             layer.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
             layers.append(layer)
         expansion = None
-        if description.get("numeric_expansion") == "piecewise_linear":
-            expansion = NumericExpansion(arrays["numeric_columns"], arrays["numeric_edges"])
-        elif description.get("numeric_expansion") is not None:
-            raise ValueError(f"unsupported numeric expansion {description['numeric_expansion']!r}")
+        kind = description.get("numeric_expansion")
+        if kind is not None:
+            if kind not in EXPANSIONS:
+                raise ValueError(f"unsupported numeric expansion {kind!r}; supported: {sorted(EXPANSIONS)}")
+            expansion = EXPANSIONS[kind].from_arrays(arrays)
         return cls(embeddings, layers, description["numeric_width"], expansion)

@@ -43,6 +43,9 @@ def encode(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(ramps, 0.0, 1.0).reshape(len(values), -1)
 
 
+KIND = "piecewise_linear"
+
+
 class NumericExpansion:
     """numeric input (n, w) → concat(input, PLE of ``columns``): what the first layer sees."""
 
@@ -57,3 +60,10 @@ class NumericExpansion:
     def __call__(self, numeric: np.ndarray) -> np.ndarray:
         numeric = np.asarray(numeric, dtype=np.float32)
         return np.concatenate([numeric, encode(numeric[:, self.columns], self.edges)], axis=1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"numeric_columns": self.columns, "numeric_edges": self.edges}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NumericExpansion:
+        return cls(arrays["numeric_columns"], arrays["numeric_edges"])

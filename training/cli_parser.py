@@ -78,7 +78,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--numeric-encoding",
         choices=list(NUMERIC_ENCODINGS),
         help="ple: also feed each numeric score as piecewise-linear ramps; auto: only the features whose effect "
-        "is a staircase (the default); none: the scores alone (docs/training.md)",
+        "is a staircase (the default); plr: learned periodic embeddings of every numeric score; none: the scores "
+        "alone (docs/training.md)",
     )
     t.add_argument(
         "--weight-average",

@@ -7,7 +7,7 @@ from typing import Any
 
 from features.errors import DataError
 
-NUMERIC_ENCODINGS = ("none", "ple", "auto")
+NUMERIC_ENCODINGS = ("none", "ple", "auto", "plr")
 MAX_AVERAGE_EPOCHS = 100  # an average over more epochs than training runs would serve the first ones
 
 
@@ -52,6 +52,11 @@ class TrainConfig:
     # picks nothing where PLE hurt (flights, diamonds) and the staircases where it helps.
     numeric_encoding: str = "auto"
     ple_bins: int = 16
+    # "plr": periodic embeddings of every numeric score (features/periodic.py), plr_frequencies
+    # sin/cos pairs → plr_dims units per feature; plr_sigma spreads the initial frequencies
+    plr_frequencies: int = 48
+    plr_dims: int = 24
+    plr_sigma: float = 0.1
     # fitting
     learning_rate: float = 1e-3
     # "plateau": ×lr_factor after patience//2 flat epochs, so the last epochs refine instead of
@@ -93,6 +98,12 @@ class TrainConfig:
             )
         if self.numeric_encoding in ("ple", "auto") and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
             raise DataError("ple_bins must be a whole number of bins, at least 2", field="ple_bins", value=self.ple_bins)
+        for name, low in (("plr_frequencies", 1), ("plr_dims", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DataError(f"{name} must be a whole number, at least {low}", field=name, value=value)
+        if isinstance(self.plr_sigma, bool) or not isinstance(self.plr_sigma, (int, float)) or not 0 < self.plr_sigma <= 100:
+            raise DataError("plr_sigma must be a number above 0 and at most 100", field="plr_sigma", value=self.plr_sigma)
         if (
             isinstance(self.weight_average, bool)
             or not isinstance(self.weight_average, (int, float))

@@ -10,6 +10,9 @@ whose output is the members' mean (the source of truth) and one NumPy graph comp
 - the first dense layers of the K members are one dense layer whose kernel routes each
   member's slice of the input to that member's units (so the graph's first-layer projection,
   a gather-and-add, still applies);
+- periodic numeric embeddings are weights, so each member has its own: the stitched expansion
+  computes all K side by side after the shared numeric input, and member k's first layer reads
+  its own block;
 - later layers are ``grouped_dense`` (K kernels side by side), and ``member_mean`` averages the
   outputs, probabilities or values, as the Keras model does.
 """
@@ -22,6 +25,7 @@ import keras
 import numpy as np
 
 from features.graph import InferenceGraph
+from features.periodic import PeriodicExpansion
 
 
 def combine(members: list[keras.Model]) -> keras.Model:
@@ -47,17 +51,23 @@ def stitch(graphs: list[InferenceGraph]) -> InferenceGraph:
     for j in range(1, len(first.layers)):
         layers.append(_side_by_side([g.layers[j] for g in graphs]))
     layers.append({"op": "member_mean", "members": len(graphs)})
-    return InferenceGraph(embeddings, layers, first.numeric_width, first.expansion)
+    expansion = first.expansion
+    if isinstance(expansion, PeriodicExpansion):
+        expansion = PeriodicExpansion.stacked([g.expansion for g in graphs])  # type: ignore[misc]
+    return InferenceGraph(embeddings, layers, first.numeric_width, expansion)
 
 
 def _first_dense(graphs: list[InferenceGraph]) -> dict[str, Any]:
-    """Member k reads its own d-wide slice of every feature's K·d-wide vector, and the numeric
-    input; its rows of the stitched kernel are zero everywhere else."""
+    """Member k reads its own d-wide slice of every feature's K·d-wide vector, the numeric input
+    and, with periodic embeddings, its own block of them; its rows of the stitched kernel are
+    zero everywhere else."""
     members = len(graphs)
     widths = [e.shape[1] for e in graphs[0].embeddings]
     units = graphs[0].layers[0]["kernel"].shape[1]
     numeric_rows = graphs[0].layers[0]["kernel"].shape[0] - sum(widths)
-    kernel = np.zeros((members * sum(widths) + numeric_rows, members * units), dtype=np.float32)
+    own = graphs[0].expansion.added_width if isinstance(graphs[0].expansion, PeriodicExpansion) else 0
+    shared = numeric_rows - own  # the numeric input (and any piecewise-linear ramps: constants, the same for all)
+    kernel = np.zeros((members * sum(widths) + shared + members * own, members * units), dtype=np.float32)
     for k, graph in enumerate(graphs):
         source = graph.layers[0]["kernel"]
         columns = slice(k * units, (k + 1) * units)
@@ -65,7 +75,9 @@ def _first_dense(graphs: list[InferenceGraph]) -> dict[str, Any]:
         for width in widths:
             kernel[row_out + k * width : row_out + (k + 1) * width, columns] = source[row_in : row_in + width]
             row_in, row_out = row_in + width, row_out + members * width
-        kernel[row_out:, columns] = source[row_in:]
+        kernel[row_out : row_out + shared, columns] = source[row_in : row_in + shared]
+        block = row_out + shared + k * own
+        kernel[block : block + own, columns] = source[row_in + shared :]
     bias = np.concatenate([g.layers[0]["bias"] for g in graphs]).astype(np.float32)
     return {"op": "dense", "activation": graphs[0].layers[0].get("activation", "linear"), "kernel": kernel, "bias": bias}
 

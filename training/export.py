@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from features.graph import ACTIVATIONS, InferenceGraph
-from training.numeric_embedding import PiecewiseLinearExpansion
+from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
 
 PARITY_TOLERANCE = 1e-5
@@ -21,7 +21,7 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
     ops: list[dict[str, Any]] = []
     expansion = None
     for layer in model.layers:
-        if isinstance(layer, PiecewiseLinearExpansion):
+        if isinstance(layer, (PiecewiseLinearExpansion, PeriodicEmbedding)):
             expansion = layer.expansion()
             continue
         if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):

@@ -85,10 +85,13 @@ def ple_features(
 ) -> tuple[list[int], dict[str, Any]]:
     """(the numeric features, by position, that ``numeric_encoding="auto"`` expands because
     their effect on y is a staircase (training/step_features.py); the manifest entry naming the
-    expanded features: every one under "ple", auto's pick, none under "none"). inputs: the
+    expanded features: every one under "ple", auto's pick, none under "none"; every one gets a
+    periodic embedding under "plr"). inputs: the
     model inputs of the rows to judge on, y: their encoded target. Auto's pick is logged."""
     if config.numeric_encoding == "ple":
         return [], {"ple_features": list(spec.numeric)}
+    if config.numeric_encoding == "plr":
+        return [], {"ple_features": [], "plr_features": list(spec.numeric)}
     if config.numeric_encoding != "auto" or encoder.numeric_ is None:
         return [], {"ple_features": []}
     y = np.asarray(y)

@@ -11,7 +11,7 @@ from keras import layers, regularizers
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
 from training.config import TrainConfig
-from training.numeric_embedding import PiecewiseLinearExpansion
+from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
 
 
@@ -78,7 +78,8 @@ def build_model(
     table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
     link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
     the scores that get a piecewise-linear expansion (training/numeric_embedding.py) when
-    ``config.numeric_encoding`` is "ple" (every feature's) or "auto" (training/step_features.py).
+    ``config.numeric_encoding`` is "ple" (every feature's) or "auto" (training/step_features.py),
+    or the periodic embeddings under "plr" (every feature's).
     """
     inputs, parts = [], []
     embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
@@ -110,6 +111,16 @@ def build_model(
         inputs.append(numeric)
         if config.numeric_encoding in ("ple", "auto") and score_columns:
             parts.append(PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(numeric))
+        elif config.numeric_encoding == "plr" and score_columns:
+            periodic = PeriodicEmbedding(
+                score_columns,
+                config.plr_frequencies,
+                config.plr_dims,
+                config.plr_sigma,
+                seed=config.seed * 1000 + 999,
+                name="numeric_expansion",
+            )
+            parts.append(periodic(numeric))
         else:
             parts.append(numeric)
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]

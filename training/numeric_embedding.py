@@ -1,9 +1,10 @@
-"""The Keras half of the piecewise-linear expansion of the numeric input.
+"""The Keras half of the numeric expansions: piecewise-linear ramps and periodic embeddings.
 
-``features.piecewise_linear`` explains the encoding and computes it in NumPy for the service;
-this layer computes the same ramps in the network, so training sees exactly what serving will
-(the bundle writer's parity check holds both to 1e-5). The edges are constants, not weights:
-the layer adds no parameters, the first dense layer learns what to do with each bin.
+``features.piecewise_linear`` and ``features.periodic`` explain the encodings and compute them
+in NumPy for the service; these layers compute the same in the network, so training sees exactly
+what serving will (the bundle writer's parity check holds both to 1e-5). The ramps' edges are
+constants: that layer adds no parameters. The periodic layer's frequencies and linear maps are
+weights, trained with the rest of the network.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from features.periodic import PeriodicExpansion
 from features.piecewise_linear import NumericExpansion, normal_edges
 
 
@@ -44,3 +46,64 @@ class PiecewiseLinearExpansion(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "columns": self.columns, "bins": self.bins}
+
+
+@keras.saving.register_keras_serializable(package="catembed")
+class PeriodicEmbedding(keras.layers.Layer):
+    """(n, w) → (n, w + len(columns) · dims): the input, then per column of ``columns``
+    ``ReLU(W_j [sin(2π c_j x), cos(2π c_j x)] + b_j)`` with ``frequencies`` learned c_j.
+
+    sigma: the spread of the initial frequencies, c ~ N(0, σ) cut at ±3σ, as in Gorishniy et
+    al.'s reference code. The scores are standard normal, so σ = 0.1 starts every feature at
+    about a tenth of a period over its whole range: smooth, and sharpened where the loss asks.
+    """
+
+    def __init__(self, columns: list[int], frequencies: int, dims: int, sigma: float, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+        self.frequencies, self.dims, self.sigma, self.seed = int(frequencies), int(dims), float(sigma), int(seed)
+
+    def build(self, input_shape: Any) -> None:
+        features = len(self.columns)
+        self.coefficients = self.add_weight(
+            shape=(features, self.frequencies),
+            initializer=keras.initializers.TruncatedNormal(stddev=self.sigma, seed=self.seed),
+            name="frequencies",
+        )
+        # one Dense(2k → d) per feature, initialised as Keras' Dense would be
+        self.kernel = self.add_weight(
+            shape=(features, 2 * self.frequencies, self.dims),
+            initializer=keras.initializers.GlorotUniform(seed=self.seed + 1),
+            name="kernel",
+        )
+        self.bias = self.add_weight(shape=(features, self.dims), initializer="zeros", name="bias")
+
+    def _angular(self) -> Any:
+        return self.coefficients * (2.0 * np.pi)
+
+    def call(self, inputs: Any) -> Any:
+        picked = ops.take(inputs, self.columns, axis=1)  # (n, C)
+        angles = ops.expand_dims(picked, -1) * self._angular()  # (n, C, k)
+        waves = ops.transpose(ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=2), (1, 0, 2))  # (C, n, 2k)
+        y = ops.relu(ops.matmul(waves, self.kernel) + ops.expand_dims(self.bias, 1))  # (C, n, d)
+        return ops.concatenate([inputs, ops.reshape(ops.transpose(y, (1, 0, 2)), (-1, len(self.columns) * self.dims))], axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (input_shape[0], input_shape[1] + len(self.columns) * self.dims)
+
+    def expansion(self) -> PeriodicExpansion:
+        """The same op for the NumPy graph, with the trained (served) weights."""
+        angular = np.asarray(ops.convert_to_numpy(self._angular()), dtype=np.float32)
+        return PeriodicExpansion(
+            np.asarray(self.columns), angular, np.asarray(self.kernel.numpy()), np.asarray(self.bias.numpy())
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        extra = {
+            "columns": self.columns,
+            "frequencies": self.frequencies,
+            "dims": self.dims,
+            "sigma": self.sigma,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **extra}

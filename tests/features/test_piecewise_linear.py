@@ -77,4 +77,4 @@ def test_graph_with_an_expansion_survives_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded(codes, numeric), graph(codes, numeric))
     np.testing.assert_allclose(loaded.one([5], numeric[1]), graph(codes, numeric)[1:], atol=1e-6)
     with pytest.raises(ValueError, match="unsupported numeric expansion"):
-        InferenceGraph.load(tmp_path / "graph.npz", {**description, "numeric_expansion": "periodic"})
+        InferenceGraph.load(tmp_path / "graph.npz", {**description, "numeric_expansion": "splines"})

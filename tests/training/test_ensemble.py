@@ -20,8 +20,13 @@ def ensemble_run(request, tmp_path_factory):
 
     task = request.param
     spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
-    # the regression members carry batch norm and the piecewise-linear expansion: every op kind
-    extra = {"batch_norm": True, "numeric_encoding": "ple", "ple_bins": 4} if task == "regression" else {}
+    # the regression members carry batch norm and the piecewise-linear expansion, the multiclass
+    # members periodic embeddings (their own weights each): every op kind
+    extra = (
+        {"batch_norm": True, "numeric_encoding": "ple", "ple_bins": 4}
+        if task == "regression"
+        else {"numeric_encoding": "plr", "plr_frequencies": 4, "plr_dims": 3}
+    )
     config = TrainConfig(**{**FAST, **extra, "epochs": 4, "ensemble": 3})
     out = tmp_path_factory.mktemp(f"ensemble_{task}")
     return train(planted_frame(task=task), spec, config, name="ens", out=out, log=lambda _: None, verbose=0)

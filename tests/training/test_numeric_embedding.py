@@ -68,3 +68,35 @@ def test_embed_features_stay_the_encoded_inputs_without_the_expansion(expanded_r
     assert rows.shape[1] == len(transformer.get_feature_names_out())
     bundle = load_bundle(expanded_run.path.parent, int(expanded_run.path.name))
     assert rows.shape[1] + bundle.graph.expansion.added_width == bundle.graph.input_width
+
+
+def test_periodic_bundle_serves_what_keras_computes(artifact_root):
+    from tests.conftest import _train
+
+    run = _train(artifact_root, "regression", "periodic", numeric_encoding="plr", plr_frequencies=6, plr_dims=4)
+    assert run.manifest["training"]["plr_features"] == ["x", "noise"]
+    assert run.manifest["graph"]["numeric_expansion"] == "periodic"
+    bundle = load_bundle(run.path.parent, int(run.path.name))
+    np.testing.assert_array_equal(bundle.graph.expansion.columns, bundle.encoder.numeric_.score_columns())
+    assert bundle.graph.expansion.added_width == 2 * 4
+    layer = run.model.get_layer("numeric_expansion")
+    assert layer.count_params() == 2 * 6 + 2 * 12 * 4 + 2 * 4  # frequencies, linear maps, biases: all trained
+    batch = bundle.encoder.transform(run.valid.head(40))
+    expected = run.model.predict(batch.model_inputs(), verbose=0)
+    np.testing.assert_allclose(bundle.graph(batch.categorical, batch.numeric), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        bundle.graph.one([int(c[0]) for c in batch.categorical], batch.numeric[0]), expected[:1], atol=1e-5, rtol=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("plr_frequencies", 0), ("plr_dims", 2.5), ("plr_dims", True), ("plr_sigma", 0.0), ("plr_sigma", float("nan"))],
+)
+def test_periodic_settings_out_of_range_are_refused(field, value):
+    from features.errors import DataError
+    from training.config import TrainConfig
+
+    with pytest.raises(DataError, match=field) as refused:
+        TrainConfig(numeric_encoding="plr", **{field: value})
+    assert refused.value.field == field

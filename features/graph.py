@@ -27,16 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from features import periodic, piecewise_linear
+from features.expansion import Expansion, ExpansionChain
 from features.graph_ops import ACTIVATIONS, compile_op
-from features.periodic import PeriodicExpansion
-from features.piecewise_linear import NumericExpansion
-
-# The numeric expansions a bundle may carry, by the name its manifest records.
-EXPANSIONS: dict[str, type[NumericExpansion] | type[PeriodicExpansion]] = {
-    piecewise_linear.KIND: NumericExpansion,
-    periodic.KIND: PeriodicExpansion,
-}
 
 # Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
@@ -51,10 +43,11 @@ class InferenceGraph:
         embeddings: Sequence[np.ndarray],
         layers: Sequence[dict[str, Any]],
         numeric_width: int,
-        expansion: NumericExpansion | PeriodicExpansion | None = None,
+        expansion: ExpansionChain | Expansion | None = None,
     ) -> None:
         self.embeddings = [np.ascontiguousarray(e, dtype=np.float32) for e in embeddings]
-        self.expansion = expansion  # applied to the numeric input before everything else
+        # applied to the numeric input before everything else (features.expansion)
+        self.expansion = expansion if expansion is None or isinstance(expansion, ExpansionChain) else ExpansionChain([expansion])
         self.layers = list(layers)
         self.numeric_width = numeric_width
         self._steps = [compile_op(layer) for layer in self.layers]
@@ -172,9 +165,7 @@ class InferenceGraph:
         description: dict[str, Any] = {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings)}
         if self.expansion is not None:
             arrays.update(self.expansion.arrays())
-            description["numeric_expansion"] = (
-                piecewise_linear.KIND if isinstance(self.expansion, NumericExpansion) else periodic.KIND
-            )
+            description["numeric_expansion"] = self.expansion.kind
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
         return {**description, "layers": described}
@@ -190,10 +181,6 @@ class InferenceGraph:
             prefix = f"layer{j}_"
             layer.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
             layers.append(layer)
-        expansion = None
         kind = description.get("numeric_expansion")
-        if kind is not None:
-            if kind not in EXPANSIONS:
-                raise ValueError(f"unsupported numeric expansion {kind!r}; supported: {sorted(EXPANSIONS)}")
-            expansion = EXPANSIONS[kind].from_arrays(arrays)
+        expansion = None if kind is None else ExpansionChain.load(kind, arrays)
         return cls(embeddings, layers, description["numeric_width"], expansion)

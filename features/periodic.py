@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-KIND = "periodic"
-
 
 class PeriodicExpansion:
     """numeric input (n, w) → concat(input, PLR of ``columns``): (n, w + len(columns) · d).
@@ -27,6 +25,8 @@ class PeriodicExpansion:
     angular: (C, k) the frequencies times 2π (float32, as the Keras layer multiplies them);
     kernel: (C, 2k, d) and bias (C, d), one linear map per feature (sin block, then cos block).
     """
+
+    kind = "periodic"
 
     def __init__(self, columns: np.ndarray, angular: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> None:
         self.columns = np.asarray(columns, dtype=np.intp)
@@ -61,7 +61,7 @@ class PeriodicExpansion:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
-            "numeric_columns": self.columns,
+            "periodic_columns": self.columns,
             "periodic_angular": self.angular,
             "periodic_kernel": self.kernel,
             "periodic_bias": self.bias,
@@ -69,7 +69,7 @@ class PeriodicExpansion:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PeriodicExpansion:
-        return cls(arrays["numeric_columns"], arrays["periodic_angular"], arrays["periodic_kernel"], arrays["periodic_bias"])
+        return cls(arrays["periodic_columns"], arrays["periodic_angular"], arrays["periodic_kernel"], arrays["periodic_bias"])
 
     @classmethod
     def stacked(cls, members: list[PeriodicExpansion]) -> PeriodicExpansion:

@@ -43,11 +43,10 @@ def encode(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(ramps, 0.0, 1.0).reshape(len(values), -1)
 
 
-KIND = "piecewise_linear"
-
-
 class NumericExpansion:
     """numeric input (n, w) → concat(input, PLE of ``columns``): what the first layer sees."""
+
+    kind = "piecewise_linear"
 
     def __init__(self, columns: np.ndarray, edges: np.ndarray) -> None:
         self.columns = np.asarray(columns, dtype=np.intp)

@@ -7,7 +7,7 @@ from typing import Any
 
 from features.errors import DataError
 
-NUMERIC_ENCODINGS = ("none", "ple", "auto", "plr")
+NUMERIC_ENCODINGS = ("none", "ple", "auto", "plr", "auto+plr")
 MAX_AVERAGE_EPOCHS = 100  # an average over more epochs than training runs would serve the first ones
 
 
@@ -96,7 +96,7 @@ class TrainConfig:
                 field="numeric_encoding",
                 value=self.numeric_encoding,
             )
-        if self.numeric_encoding in ("ple", "auto") and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
+        if self.numeric_encoding in ("ple", "auto", "auto+plr") and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
             raise DataError("ple_bins must be a whole number of bins, at least 2", field="ple_bins", value=self.ple_bins)
         for name, low in (("plr_frequencies", 1), ("plr_dims", 1)):
             value = getattr(self, name)

@@ -52,9 +52,14 @@ def stitch(graphs: list[InferenceGraph]) -> InferenceGraph:
         layers.append(_side_by_side([g.layers[j] for g in graphs]))
     layers.append({"op": "member_mean", "members": len(graphs)})
     expansion = first.expansion
-    if isinstance(expansion, PeriodicExpansion):
-        expansion = PeriodicExpansion.stacked([g.expansion for g in graphs])  # type: ignore[misc]
+    if expansion is not None and expansion.periodic is not None:
+        expansion = expansion.with_periodic(PeriodicExpansion.stacked([_periodic(g) for g in graphs]))
     return InferenceGraph(embeddings, layers, first.numeric_width, expansion)
+
+
+def _periodic(graph: InferenceGraph) -> PeriodicExpansion:
+    assert graph.expansion is not None and graph.expansion.periodic is not None
+    return graph.expansion.periodic
 
 
 def _first_dense(graphs: list[InferenceGraph]) -> dict[str, Any]:
@@ -65,7 +70,8 @@ def _first_dense(graphs: list[InferenceGraph]) -> dict[str, Any]:
     widths = [e.shape[1] for e in graphs[0].embeddings]
     units = graphs[0].layers[0]["kernel"].shape[1]
     numeric_rows = graphs[0].layers[0]["kernel"].shape[0] - sum(widths)
-    own = graphs[0].expansion.added_width if isinstance(graphs[0].expansion, PeriodicExpansion) else 0
+    periodic = graphs[0].expansion.periodic if graphs[0].expansion is not None else None
+    own = periodic.added_width if periodic is not None else 0  # the periodic op comes last in the chain
     shared = numeric_rows - own  # the numeric input (and any piecewise-linear ramps: constants, the same for all)
     kernel = np.zeros((members * sum(widths) + shared + members * own, members * units), dtype=np.float32)
     for k, graph in enumerate(graphs):

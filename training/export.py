@@ -7,6 +7,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from features.expansion import ExpansionChain
 from features.graph import ACTIVATIONS, InferenceGraph
 from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
@@ -19,10 +20,10 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
     """Read the weights out of the model built by training.model.build_model."""
     embeddings = [_table(model.get_layer(name)) for name in embedding_layers]
     ops: list[dict[str, Any]] = []
-    expansion = None
+    expansion = []  # in the network's order: ramps, then periodic embeddings (features.expansion)
     for layer in model.layers:
         if isinstance(layer, (PiecewiseLinearExpansion, PeriodicEmbedding)):
-            expansion = layer.expansion()
+            expansion.append(layer.expansion())
             continue
         if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):
             continue
@@ -37,7 +38,7 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
             ops.append({"op": "activation", "activation": _activation_name(layer.activation)})
         else:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no NumPy export; serving would be wrong")
-    return InferenceGraph(embeddings, ops, numeric_width, expansion)
+    return InferenceGraph(embeddings, ops, numeric_width, ExpansionChain(expansion) if expansion else None)
 
 
 def check_parity(model: keras.Model, graph: InferenceGraph, inputs: list[np.ndarray], n_categorical: int) -> float:

@@ -50,10 +50,11 @@ def compiled_model(
     counts = {f: encoder.categorical_[f].counts_ for f in spec.categorical}
     shrinkage = _shrinkage(config, vocab, train_rows)
     link = getattr(target, "link_", "identity")
-    scores = encoder.numeric_.score_columns().tolist() if encoder.numeric_ is not None else None
-    if scores is not None and config.numeric_encoding == "auto":
-        scores = [scores[j] for j in expanded or []]
-    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores)
+    every = encoder.numeric_.score_columns().tolist() if encoder.numeric_ is not None else None
+    scores = every
+    if every is not None and config.numeric_encoding in ("auto", "auto+plr"):
+        scores = [every[j] for j in expanded or []]
+    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores, every)
     model.compile(
         optimizer=keras.optimizers.Adam(
             config.learning_rate, use_ema=config.weight_average > 0, ema_momentum=average_momentum(config, train_rows)
@@ -90,9 +91,10 @@ def ple_features(
     model inputs of the rows to judge on, y: their encoded target. Auto's pick is logged."""
     if config.numeric_encoding == "ple":
         return [], {"ple_features": list(spec.numeric)}
+    periodic = {"plr_features": list(spec.numeric)} if config.numeric_encoding in ("plr", "auto+plr") else {}
     if config.numeric_encoding == "plr":
-        return [], {"ple_features": [], "plr_features": list(spec.numeric)}
-    if config.numeric_encoding != "auto" or encoder.numeric_ is None:
+        return [], {"ple_features": [], **periodic}
+    if config.numeric_encoding not in ("auto", "auto+plr") or encoder.numeric_ is None:
         return [], {"ple_features": []}
     y = np.asarray(y)
     if isinstance(target, LabelTarget) and (y.ndim == 1 or y.shape[1] == 1) and len(target.classes_) > 2:
@@ -100,7 +102,7 @@ def ple_features(
     expanded = step_features(inputs[-1][:, encoder.numeric_.score_columns()], y)  # numeric is the last input
     names = [spec.numeric[j] for j in expanded]
     log(f"piecewise-linear encoding (auto, judged on {judged_on}): {', '.join(names) if names else 'no numeric feature'}")
-    return expanded, {"ple_features": names}
+    return expanded, {"ple_features": names, **periodic}
 
 
 def _shrinkage(config: TrainConfig, vocab: dict[str, int], rows: int) -> dict[str, float]:

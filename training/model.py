@@ -70,6 +70,7 @@ def build_model(
     shrinkage: dict[str, float] | None = None,
     link: str = "identity",
     score_columns: list[int] | None = None,
+    periodic_columns: list[int] | None = None,
 ) -> keras.Model:
     """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order.
 
@@ -78,8 +79,9 @@ def build_model(
     table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
     link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
     the scores that get a piecewise-linear expansion (training/numeric_embedding.py) when
-    ``config.numeric_encoding`` is "ple" (every feature's) or "auto" (training/step_features.py),
-    or the periodic embeddings under "plr" (every feature's).
+    ``config.numeric_encoding`` is "ple" (every feature's) or "auto"/"auto+plr"
+    (training/step_features.py); periodic_columns: those that get periodic embeddings under
+    "plr" and "auto+plr" (every score).
     """
     inputs, parts = [], []
     embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
@@ -109,20 +111,21 @@ def build_model(
     if numeric_width:
         numeric = keras.Input(shape=(numeric_width,), dtype="float32", name="numeric")
         inputs.append(numeric)
-        if config.numeric_encoding in ("ple", "auto") and score_columns:
-            parts.append(PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(numeric))
-        elif config.numeric_encoding == "plr" and score_columns:
+        expanded = numeric
+        if config.numeric_encoding in ("ple", "auto", "auto+plr") and score_columns:
+            expanded = PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(expanded)
+        if config.numeric_encoding in ("plr", "auto+plr") and periodic_columns:
+            # after the ramps, which keep the numeric input in front: the columns still point at it
             periodic = PeriodicEmbedding(
-                score_columns,
+                periodic_columns,
                 config.plr_frequencies,
                 config.plr_dims,
                 config.plr_sigma,
                 seed=config.seed * 1000 + 999,
-                name="numeric_expansion",
+                name="periodic_embedding",
             )
-            parts.append(periodic(numeric))
-        else:
-            parts.append(numeric)
+            expanded = periodic(expanded)
+        parts.append(expanded)
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
     if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
         x = layers.Dropout(config.input_dropout, name="input_dropout")(x)

@@ -14,7 +14,7 @@ def test_expanded_bundle_serves_what_keras_computes(expanded_run):
     bundle = load_bundle(expanded_run.path.parent, int(expanded_run.path.name))
     assert bundle.graph.expansion is not None
     numeric = bundle.encoder.numeric_
-    np.testing.assert_array_equal(bundle.graph.expansion.columns, numeric.score_columns())
+    np.testing.assert_array_equal(bundle.graph.expansion.parts[0].columns, numeric.score_columns())
     assert bundle.graph.expansion.added_width == 2 * 8  # two numeric features, eight bins each
     layer = expanded_run.model.get_layer("numeric_expansion")
     assert layer.count_params() == 0  # edges are constants: the first dense layer learns the bins
@@ -77,9 +77,9 @@ def test_periodic_bundle_serves_what_keras_computes(artifact_root):
     assert run.manifest["training"]["plr_features"] == ["x", "noise"]
     assert run.manifest["graph"]["numeric_expansion"] == "periodic"
     bundle = load_bundle(run.path.parent, int(run.path.name))
-    np.testing.assert_array_equal(bundle.graph.expansion.columns, bundle.encoder.numeric_.score_columns())
+    np.testing.assert_array_equal(bundle.graph.expansion.periodic.columns, bundle.encoder.numeric_.score_columns())
     assert bundle.graph.expansion.added_width == 2 * 4
-    layer = run.model.get_layer("numeric_expansion")
+    layer = run.model.get_layer("periodic_embedding")
     assert layer.count_params() == 2 * 6 + 2 * 12 * 4 + 2 * 4  # frequencies, linear maps, biases: all trained
     batch = bundle.encoder.transform(run.valid.head(40))
     expected = run.model.predict(batch.model_inputs(), verbose=0)

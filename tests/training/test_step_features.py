@@ -79,7 +79,7 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
     assert any("piecewise-linear encoding (auto" in line and "stair" in line for line in logged)
     bundle = load_bundle(memory.path.parent, int(memory.path.name))
     stair_score = bundle.encoder.numeric_.score_columns()[0]
-    assert bundle.graph.expansion is not None and bundle.graph.expansion.columns.tolist() == [stair_score]
+    assert bundle.graph.expansion is not None and bundle.graph.expansion.parts[0].columns.tolist() == [stair_score]
     assert memory.manifest["parity"]["max_abs_diff"] <= 1e-5
     batch = bundle.encoder.transform(frame.iloc[2000:])
     served = bundle.target.values(bundle.graph(batch.categorical, batch.numeric)).reshape(-1)
@@ -98,7 +98,7 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
         str(folder), spec, config, name="auto", out=tmp_path, valid=str(tmp_path / "valid.parquet"), log=lambda _: None, verbose=0
     )
     assert streamed is not None and streamed.manifest["training"]["ple_features"] == ["stair"]
-    assert load_bundle(streamed.path.parent, int(streamed.path.name)).graph.expansion.columns.tolist() == [stair_score]
+    assert load_bundle(streamed.path.parent, int(streamed.path.name)).graph.expansion.parts[0].columns.tolist() == [stair_score]
 
 
 def test_no_pick_builds_the_plain_network(tmp_path):

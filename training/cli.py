@@ -136,6 +136,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         class_weight=args.class_weight,
         target_scale=args.target_scale,
         numeric_encoding=args.numeric_encoding,
+        plr_sigma=args.plr_sigma,
         ensemble=args.ensemble,
         weight_average=args.weight_average,
         seed=args.seed,

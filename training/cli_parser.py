@@ -82,6 +82,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "alone (docs/training.md)",
     )
     t.add_argument(
+        "--plr-sigma",
+        type=float,
+        metavar="SIGMA",
+        help="periodic embeddings (plr, auto+plr): spread of the initial frequencies over the standard-normal "
+        "scores (default 0.1; larger starts sharper)",
+    )
+    t.add_argument(
         "--weight-average",
         type=float,
         metavar="EPOCHS",

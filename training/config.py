@@ -101,9 +101,13 @@ class TrainConfig:
         for name, low in (("plr_frequencies", 1), ("plr_dims", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise DataError(f"{name} must be a whole number, at least {low}", field=name, value=value)
+                raise DataError(f"{name} must be a whole number, at least {low}, not {value!r}", field=name, value=value)
         if isinstance(self.plr_sigma, bool) or not isinstance(self.plr_sigma, (int, float)) or not 0 < self.plr_sigma <= 100:
-            raise DataError("plr_sigma must be a number above 0 and at most 100", field="plr_sigma", value=self.plr_sigma)
+            raise DataError(
+                f"plr_sigma must be a number above 0 and at most 100, not {self.plr_sigma!r}",
+                field="plr_sigma",
+                value=self.plr_sigma,
+            )
         if (
             isinstance(self.weight_average, bool)
             or not isinstance(self.weight_average, (int, float))

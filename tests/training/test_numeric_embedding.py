@@ -100,3 +100,17 @@ def test_periodic_settings_out_of_range_are_refused(field, value):
     with pytest.raises(DataError, match=field) as refused:
         TrainConfig(numeric_encoding="plr", **{field: value})
     assert refused.value.field == field
+
+
+def test_cli_refuses_a_bad_sigma_in_one_line(capsys, tmp_path):
+    from tests.synthetic import planted_frame
+    from training.cli import main
+
+    data = tmp_path / "t.csv"
+    planted_frame(200).to_csv(data, index=False)
+    args = ["train", "--data", str(data), "--target", "label", "--out", str(tmp_path / "o"), "--name", "m"]
+    code = main([*args, "--numeric-encoding", "plr", "--plr-sigma", "-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "plr_sigma" in err and "-1" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "o").rglob("manifest.json"))

@@ -30,7 +30,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from features.embedding_features import EmbeddingFeatures
 from features.errors import DataError
 from features.schema import FeatureSpec
-from training.config import TrainConfig
+from training.config import TrainConfig, sized
 from training.trainer import holdout_split, train, usable_rows
 
 MIN_FOLDS = 2
@@ -116,6 +116,7 @@ def out_of_fold_features(
     training = usable.iloc[train_rows].reset_index(drop=True)
     if len(training) < folds:
         raise DataError(f"{len(training)} training rows cannot make {folds} folds", field="folds", value=folds)
+    config = sized(config, len(training))  # the bundle's network, though each fold trains on fewer rows
 
     reference = EmbeddingFeatures(bundle.parent, int(bundle.name)).fit()
     names = list(reference.get_feature_names_out())

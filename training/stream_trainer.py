@@ -26,7 +26,7 @@ from features.schema import FeatureSpec
 from features.sources import schema
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, write_trained
-from training.config import TrainConfig, auto_batch_size, member_seed
+from training.config import TrainConfig, auto_batch_size, member_seed, sized
 from training.distributed import cluster_from_env, fit_distributed
 from training.ensemble import combine
 from training.fitting import (
@@ -93,6 +93,7 @@ def train_files(
         log(f"skipping {passed.unlabelled_rows:,} rows whose target {spec.target!r} is missing")
     if rows < MIN_ROWS:
         raise DataError(f"only {rows} labelled training rows; catembed needs at least {MIN_ROWS}", field=spec.target)
+    config = sized(config, rows)  # every worker counts the same rows, so builds the same network
 
     task = spec.task or "regression"
     encoder = TabularEncoder(

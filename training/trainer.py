@@ -21,7 +21,7 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, example_row, train_summary, write_trained
-from training.config import TrainConfig, auto_batch_size, member_seed
+from training.config import TrainConfig, auto_batch_size, member_seed, sized
 from training.ensemble import combine
 from training.fitting import (
     callbacks,
@@ -60,6 +60,7 @@ def train(
     else:
         train_frame, valid_frame = frame, usable_rows(valid, spec, log)
     task = spec.task or "regression"
+    config = sized(config, len(train_frame))
 
     encoder = TabularEncoder(
         tuple(spec.categorical),

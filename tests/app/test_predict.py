@@ -39,11 +39,11 @@ def test_service_equals_training_pipeline_on_raw_holdout(task, request):
     assert len(predictions) == len(rows) > 100
     if task in ("regression", "expanded"):
         got = np.array([p["value"] for p in predictions])
-        # float32 networks agree to ~1e-6 in the standardised output the model produces; in the
+        # the parity gate holds the standardised output the model produces to 1e-5; in the
         # target's own units that error is multiplied by the target's scale, so compare both ways
         standardised = run.target.transform(got)
         np.testing.assert_allclose(standardised, expected[:, 0], atol=1e-5, rtol=0)
-        np.testing.assert_allclose(got, run.target.values(expected), rtol=1e-5, atol=0)
+        np.testing.assert_allclose(got, run.target.values(expected), atol=1e-5 * run.target.scale_, rtol=0)
     else:
         labels = [str(c) for c in run.target.classes_]
         got = np.array([[p["probabilities"][k] for k in labels] for p in predictions])

@@ -31,12 +31,13 @@ def service_answers(run, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], Pre
     return predictor.predict(orjson.dumps({"records": rows}))["predictions"], predictor
 
 
-def assert_same_predictions(table: pd.DataFrame, answers: list[dict[str, Any]], task: str) -> None:
+def assert_same_predictions(table: pd.DataFrame, answers: list[dict[str, Any]], task: str, scale: float = 1.0) -> None:
+    """scale: a regression target's scale_. The network's float32 output is held to the parity
+    gate (1e-5) whatever the batch shape, and BLAS rounds a sum differently in a matrix of another
+    height; in target units that tolerance is multiplied by the target's scale."""
     assert len(table) == len(answers)
     if task == "regression":
-        # the network's output is float32: in target units (values ~60 here) its resolution is
-        # ~4e-6, and a different batch shape may round the last bit differently
-        np.testing.assert_allclose(table["prediction"], [a["value"] for a in answers], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(table["prediction"], [a["value"] for a in answers], rtol=0, atol=1e-5 * scale)
         return
     for label in answers[0]["probabilities"]:
         np.testing.assert_allclose(table[f"p_{label}"], [a["probabilities"][label] for a in answers], rtol=0, atol=1e-6)

@@ -137,6 +137,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         target_scale=args.target_scale,
         numeric_encoding=args.numeric_encoding,
         plr_sigma=args.plr_sigma,
+        plr_step_sigma=args.plr_step_sigma,
         ensemble=args.ensemble,
         weight_average=args.weight_average,
         seed=args.seed,

@@ -89,6 +89,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "scores (default 0.1; larger starts sharper)",
     )
     t.add_argument(
+        "--plr-step-sigma",
+        type=float,
+        metavar="SIGMA",
+        help="auto+plr: the same for the staircase features that also get ramps (default 3: sharper steps)",
+    )
+    t.add_argument(
         "--weight-average",
         type=float,
         metavar="EPOCHS",

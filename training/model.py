@@ -122,6 +122,8 @@ def build_model(
                 config.plr_dims,
                 config.plr_sigma,
                 seed=config.seed * 1000 + 999,
+                sharp=score_columns if config.numeric_encoding == "auto+plr" else None,
+                sharp_sigma=config.plr_step_sigma,
                 name="periodic_embedding",
             )
             expanded = periodic(expanded)

@@ -58,10 +58,23 @@ class PeriodicEmbedding(keras.layers.Layer):
     about a tenth of a period over its whole range: smooth, and sharpened where the loss asks.
     """
 
-    def __init__(self, columns: list[int], frequencies: int, dims: int, sigma: float, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        columns: list[int],
+        frequencies: int,
+        dims: int,
+        sigma: float,
+        seed: int = 0,
+        sharp: list[int] | None = None,
+        sharp_sigma: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.columns = [int(c) for c in columns]
         self.frequencies, self.dims, self.sigma, self.seed = int(frequencies), int(dims), float(sigma), int(seed)
+        # columns (of ``columns``) whose frequencies start at sharp_sigma instead: the staircases
+        self.sharp = [int(c) for c in sharp or []]
+        self.sharp_sigma = float(sharp_sigma) if sharp_sigma is not None else None
 
     def build(self, input_shape: Any) -> None:
         features = len(self.columns)
@@ -70,6 +83,10 @@ class PeriodicEmbedding(keras.layers.Layer):
             initializer=keras.initializers.TruncatedNormal(stddev=self.sigma, seed=self.seed),
             name="frequencies",
         )
+        if self.sharp and self.sharp_sigma is not None:
+            # the same draws, rescaled per column: c ~ N(0, σ_j) is σ_j/σ times c ~ N(0, σ)
+            ratio = np.asarray([self.sharp_sigma / self.sigma if c in self.sharp else 1.0 for c in self.columns], np.float32)
+            self.coefficients.assign(self.coefficients * ratio[:, None])
         # one Dense(2k → d) per feature, initialised as Keras' Dense would be
         self.kernel = self.add_weight(
             shape=(features, 2 * self.frequencies, self.dims),
@@ -104,6 +121,8 @@ class PeriodicEmbedding(keras.layers.Layer):
             "frequencies": self.frequencies,
             "dims": self.dims,
             "sigma": self.sigma,
+            "sharp": self.sharp,
+            "sharp_sigma": self.sharp_sigma,
             "seed": self.seed,
         }
         return {**super().get_config(), **extra}

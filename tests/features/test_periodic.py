@@ -94,3 +94,20 @@ def test_weights_that_do_not_fit_are_refused():
         PeriodicExpansion(good.columns, good.angular, good.kernel[:, :4], good.bias)
     with pytest.raises(ValueError, match="3 columns for 2 features"):
         PeriodicExpansion(np.asarray([0, 1, 2]), good.angular, good.kernel, good.bias)
+
+
+def test_staircase_columns_start_with_sharper_frequencies():
+    """auto+plr starts the staircase features' frequencies at plr_step_sigma: the same draws
+    as the others', rescaled, so the smooth features start exactly as under plr alone."""
+    from training.numeric_embedding import PeriodicEmbedding
+
+    numeric = np.zeros((2, 5), np.float32)
+    plain = PeriodicEmbedding([0, 2, 4], frequencies=64, dims=2, sigma=0.1, seed=7)
+    sharp = PeriodicEmbedding([0, 2, 4], frequencies=64, dims=2, sigma=0.1, seed=7, sharp=[2], sharp_sigma=1.0)
+    plain(numeric), sharp(numeric)
+    before, after = np.asarray(plain.coefficients), np.asarray(sharp.coefficients)
+    np.testing.assert_array_equal(after[[0, 2]], before[[0, 2]])
+    np.testing.assert_allclose(after[1], 10 * before[1], rtol=1e-6)
+    assert 0.05 < before.std() < 0.2 and 0.5 < after[1].std() < 2.0
+    restored = PeriodicEmbedding.from_config(sharp.get_config())
+    assert restored.sharp == [2] and restored.sharp_sigma == 1.0

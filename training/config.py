@@ -159,9 +159,10 @@ PERIODIC_ROWS = 20_000
 def auto_numeric_encoding(train_rows: int) -> str:
     """What "auto" builds: ramps for the staircase features, and below PERIODIC_ROWS training
     rows periodic embeddings of every numeric feature too. They gained on the four bench sets
-    under it (cells +0.0038 AUC and lending_club +0.0102 on 3 of 3 seeds, hotel_rates −1.2 %
-    RMSE, ames level) and lost on the two above it (diamonds +1.0 % RMSE, full flights −0.0012
-    AUC), where they would also double the graph's batch time on the demo (docs/coverage.md)."""
+    under it (cells +0.0038 AUC and lending_club +0.0102 on 3 of 3 seeds; with the staircase
+    features started sharper, hotel_rates −4.3 % RMSE and ames −1.1 %) and lost on the two above
+    it (diamonds +1.0 % RMSE, full flights −0.0012 AUC), where they would also double the graph's
+    batch time on the demo (docs/coverage.md, docs/performance.md)."""
     return "auto+plr" if train_rows < PERIODIC_ROWS else "auto"
 
 

@@ -50,7 +50,16 @@ class ServedModel:
             "created_at": m.get("created_at"),
             "training": {
                 k: m.get("training", {}).get(k)
-                for k in ("rows", "epochs_run", "best_epoch", "fit_seconds", "data_fingerprint", "ple_features", "ensemble")
+                for k in (
+                    "rows",
+                    "epochs_run",
+                    "best_epoch",
+                    "fit_seconds",
+                    "data_fingerprint",
+                    "ple_features",
+                    "plr_features",
+                    "ensemble",
+                )
             },
             "parameters": m.get("model", {}).get("parameters"),
             "parity": m.get("parity"),

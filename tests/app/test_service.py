@@ -20,6 +20,8 @@ def test_model_metadata(client, binary_run):
     assert features["city"]["embedding_dim"] >= 1 and features["x"]["kind"] == "numeric"
     assert body["metrics"]["holdout"]["roc_auc"] > body["metrics"]["baseline"]["roc_auc"]
     assert body["created_at"] and body["version"] == int(binary_run.path.name)
+    # a small table: auto gave every numeric feature periodic embeddings, and no ramps
+    assert body["training"]["plr_features"] == ["x", "noise"] and body["training"]["ple_features"] == []
 
 
 def test_health_and_ready(client, binary_run):

@@ -80,6 +80,10 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
     bundle = load_bundle(memory.path.parent, int(memory.path.name))
     stair_score = bundle.encoder.numeric_.score_columns()[0]
     assert bundle.graph.expansion is not None and bundle.graph.expansion.parts[0].columns.tolist() == [stair_score]
+    # 2,000 rows: auto is auto+plr, ramps then periodic embeddings, the staircase's started sharp
+    assert bundle.graph.expansion.kind == "piecewise_linear+periodic"
+    periodic = memory.model.get_layer("periodic_embedding")
+    assert periodic.sharp == [stair_score] and periodic.sharp_sigma == config.plr_step_sigma == 3.0
     assert memory.manifest["parity"]["max_abs_diff"] <= 1e-5
     batch = bundle.encoder.transform(frame.iloc[2000:])
     served = bundle.target.values(bundle.graph(batch.categorical, batch.numeric)).reshape(-1)

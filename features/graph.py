@@ -7,10 +7,10 @@ needs neither TensorFlow (533 MB and 4.6 s just to import here) nor a converter 
 costs a handful of NumPy calls, a batch is a few matrix products.
 
 Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, the
-piecewise-linear or periodic expansion of the numeric input (features.piecewise_linear,
-features.periodic), concat, then the
-layer ops of features.graph_ops: dense, folded batch normalisation (affine), activation, and for
-an ensemble of K networks (training.ensemble) grouped dense layers and the members' mean.
+numeric expansion (features.expansion: piecewise-linear ramps, periodic embeddings), concat,
+then the layer ops of features.graph_ops: dense, folded batch normalisation (affine),
+activation, and for an ensemble of K networks (training.ensemble) grouped dense layers and the
+members' mean.
 
 Speed: the first dense layer is linear in its input, and its input is the concatenation of
 embedding rows, so ``concat(E_i[c_i]) @ W + b == sum_i (E_i @ W_i)[c_i] + numeric @ W_num + b``.

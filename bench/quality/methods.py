@@ -103,12 +103,16 @@ def embedding_columns(
     *,
     folds: int | None,
     roles: str = "inferred",
+    components: int | None = None,
     **overrides: Any,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The catembed vectors LightGBM gets as extra columns, for the training and the test part.
     ``folds``: the training part's vectors are out-of-fold (``training.out_of_fold``); None: the
-    bundle's own, fitted on those very rows (in-sample, the leak)."""
-    transformer = EmbeddingFeatures(bundle.parent, int(bundle.name)).fit()
+    bundle's own, fitted on those very rows (in-sample, the leak). ``components``: each feature's
+    leading principal components instead of its whole vector (in-sample only)."""
+    if components is not None and folds is not None:
+        raise SystemExit("principal components of out-of-fold vectors are not measured")
+    transformer = EmbeddingFeatures(bundle.parent, int(bundle.name), components=components).fit()
     names = list(transformer.get_feature_names_out())
     if folds is None:
         return transformer.transform(train), transformer.transform(test), names

@@ -27,6 +27,11 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     plain = next(r for r in runs if r["method"] == "lightgbm")
     assert boosted["detail"]["features"] > plain["detail"]["features"]  # the embedding columns were added
     assert boosted["detail"]["folds"] is None  # the bundle's own vectors
+    reduced = next(r for r in runs if r["method"] == "lightgbm+emb-pc1")
+    # one column per categorical feature: its vectors' first principal component
+    categorical = len(next(r for r in runs if r["method"] == "catembed")["detail"]["categorical"])
+    assert reduced["detail"]["features"] == plain["detail"]["features"] + categorical
+    assert reduced["detail"]["components"] == 1 and boosted["detail"]["components"] is None
     catembed = next(r for r in runs if r["method"] == "catembed")
     assert catembed["detail"]["coverage"] == 1.0  # every value with ≥ 5 training rows has its own vector
     # catembed's roles are the one command's: an integer count with few values is a category,

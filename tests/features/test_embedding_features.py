@@ -77,3 +77,41 @@ def test_needs_a_model_dir_and_a_fit():
         EmbeddingFeatures().fit()
     with pytest.raises(RuntimeError, match="not fitted"):
         EmbeddingFeatures("/nowhere").transform({"a": [1]})
+
+
+def test_components_are_the_weighted_principal_coordinates_of_each_vector(binary_run, rows):
+    """components=K: each feature's vectors on the axes along which its training rows' vectors
+    vary most, computed here the long way: every table row repeated by its training rows."""
+    from features.embedding_features import row_weights
+
+    bundle = load_bundle(binary_run.path.parent, int(binary_run.path.name))
+    full = _fitted(binary_run).transform(rows)
+    reduced = _fitted(binary_run, components=2)
+    out = reduced.transform(rows)
+    names = list(reduced.get_feature_names_out())
+    assert out.shape == (len(rows), sum(min(2, t.shape[1]) for t in bundle.graph.embeddings))
+    assert names[:2] == ["color__pc0", "color__pc1"]
+    start = column = 0
+    for feature, table in zip(bundle.encoder.categorical, bundle.graph.embeddings, strict=True):
+        weights = row_weights(bundle.encoder.categorical_[feature]).astype(int)
+        training_rows = np.repeat(table.astype(np.float64), weights, axis=0)
+        mean = training_rows.mean(axis=0)
+        _, _, axes = np.linalg.svd(training_rows - mean, full_matrices=False)
+        block = full[:, start : start + table.shape[1]]
+        for j in range(min(2, table.shape[1])):
+            expected = (block - mean) @ axes[j]
+            got = out[:, column + j]
+            sign = np.sign(got @ expected) or 1.0  # an axis' sign is a convention
+            np.testing.assert_allclose(got, sign * expected, atol=1e-4)
+        if table.shape[1] > 1:  # the first axis carries the most variance of the training rows
+            projected = (training_rows - mean) @ axes[:2].T
+            assert projected[:, 0].var() >= projected[:, 1].var()
+        start += table.shape[1]
+        column += min(2, table.shape[1])
+    np.testing.assert_array_equal(_fitted(binary_run, components=2).transform(rows), out)  # a refit: the same columns
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_components_must_be_a_whole_number(binary_run, bad):
+    with pytest.raises(ValueError, match="components must be a whole number"):
+        _fitted(binary_run, components=bad)

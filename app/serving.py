@@ -59,6 +59,7 @@ class ServedModel:
                     "ple_features",
                     "plr_features",
                     "ensemble",
+                    "batch_ensemble",
                 )
             },
             "parameters": m.get("model", {}).get("parameters"),

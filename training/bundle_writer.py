@@ -87,6 +87,8 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in fitted.valid_x], len(spec.categorical))
     epochs_run = len(fitted.history["loss"])
     histories = fitted.member_histories or [fitted.history]
+    if fitted.config.batch_ensemble > 1:
+        fitted.extra["batch_ensemble"] = {"members": fitted.config.batch_ensemble}
     if len(histories) > 1:
         fitted.extra["ensemble"] = {
             "members": len(histories),

@@ -106,6 +106,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="K ≥ 2: train K networks from different seeds and serve their mean (K× the time; docs/coverage.md)",
     )
     t.add_argument(
+        "--batch-ensemble",
+        type=int,
+        metavar="K",
+        help="K ≥ 2: one network of K members sharing every hidden weight (TabM-mini), trained once, "
+        "serving their mean (default: auto, docs/training.md)",
+    )
+    t.add_argument(
         "--out-of-fold",
         metavar="PATH",
         help="also write leak-free vectors of the training rows for another model (.parquet or .csv): "

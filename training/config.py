@@ -80,6 +80,9 @@ class TrainConfig:
     # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
     # (training/ensemble.py); K× the training time and the served network's work.
     ensemble: int = 1
+    # K > 1: a batch ensemble (training/batch_ensemble.py, TabM-mini): K members share every
+    # hidden weight and differ by an input adapter and a head; one training, K× the dense work.
+    batch_ensemble: int = 1
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +126,22 @@ class TrainConfig:
             )
         if not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
+        if (
+            isinstance(self.batch_ensemble, bool)
+            or not isinstance(self.batch_ensemble, int)
+            or not 1 <= self.batch_ensemble <= 64
+        ):
+            raise DataError(
+                f"batch_ensemble must be a whole number of members from 1 (off) to 64, not {self.batch_ensemble!r}",
+                field="batch_ensemble",
+                value=self.batch_ensemble,
+            )
+        if self.batch_ensemble > 1 and self.ensemble > 1:
+            raise DataError(
+                "batch_ensemble and ensemble cannot be combined: choose one way to average networks",
+                field="batch_ensemble",
+                value=self.batch_ensemble,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

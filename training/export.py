@@ -9,6 +9,7 @@ import numpy as np
 
 from features.expansion import ExpansionChain
 from features.graph import ACTIVATIONS, InferenceGraph
+from training.batch_ensemble import MemberAdapter, MemberHead, MemberMean
 from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
 
@@ -21,19 +22,35 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
     embeddings = [_table(model.get_layer(name)) for name in embedding_layers]
     ops: list[dict[str, Any]] = []
     expansion = []  # in the network's order: ramps, then periodic embeddings (features.expansion)
+    adapter = None  # a batch ensemble's (K, d) input scales; the layers after it run per member
     for layer in model.layers:
         if isinstance(layer, (PiecewiseLinearExpansion, PeriodicEmbedding)):
             expansion.append(layer.expansion())
             continue
         if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):
             continue
-        if isinstance(layer, keras.layers.Dense):
+        if isinstance(layer, MemberAdapter):
+            adapter = layer.get_weights()[0]
+        elif isinstance(layer, keras.layers.Dense):
             kernel, bias = layer.get_weights()
-            ops.append({"op": "dense", "activation": _activation_name(layer.activation), "kernel": kernel, "bias": bias})
+            ops.append(_member_dense(layer, kernel, bias, adapter, first=not ops))
+        elif isinstance(layer, MemberHead):
+            kernel, bias = layer.get_weights()
+            ops.append({"op": "grouped_dense", "activation": _activation_name(layer.activation), "kernel": kernel, "bias": bias})
+        elif isinstance(layer, MemberMean):
+            ops.append({"op": "member_mean", "members": len(adapter) if adapter is not None else 1})
         elif isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
             scale = gamma / np.sqrt(variance + layer.epsilon)
-            ops.append({"op": "affine", "scale": scale.astype(np.float32), "shift": (beta - mean * scale).astype(np.float32)})
+            shift = beta - mean * scale
+            copies = len(adapter) if adapter is not None else 1  # per member: the flat (n, K·width) layout
+            ops.append(
+                {
+                    "op": "affine",
+                    "scale": np.tile(scale, copies).astype(np.float32),
+                    "shift": np.tile(shift, copies).astype(np.float32),
+                }
+            )
         elif isinstance(layer, keras.layers.Activation):
             ops.append({"op": "activation", "activation": _activation_name(layer.activation)})
         else:
@@ -50,6 +67,27 @@ def check_parity(model: keras.Model, graph: InferenceGraph, inputs: list[np.ndar
     if not worst <= PARITY_TOLERANCE:
         raise RuntimeError(f"exported NumPy model differs from Keras by {worst:.3g} (> {PARITY_TOLERANCE}); bundle not written")
     return worst
+
+
+def _member_dense(
+    layer: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray, adapter: np.ndarray | None, first: bool
+) -> dict[str, Any]:
+    """A dense layer; in a batch ensemble, the first one becomes member k's ``diag(r_k) · W`` side
+    by side (one dense op, K·units wide) and the later ones K copies of the shared kernel."""
+    activation = _activation_name(layer.activation)
+    if adapter is None:
+        return {"op": "dense", "activation": activation, "kernel": kernel, "bias": bias}
+    members = len(adapter)
+    if first:
+        scaled = np.hstack([adapter[k][:, None] * kernel for k in range(members)]).astype(np.float32)
+        return {"op": "dense", "activation": activation, "kernel": scaled, "bias": np.tile(bias, members).astype(np.float32)}
+    copies = np.broadcast_to(kernel, (members, *kernel.shape)).astype(np.float32)
+    return {
+        "op": "grouped_dense",
+        "activation": activation,
+        "kernel": copies,
+        "bias": np.tile(bias, (members, 1)).astype(np.float32),
+    }
 
 
 def _table(layer: keras.layers.Layer) -> np.ndarray:

@@ -10,6 +10,7 @@ from keras import layers, regularizers
 
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
+from training.batch_ensemble import MEAN, BatchEnsembleModel, MemberAdapter, MemberHead, MemberMean
 from training.config import TrainConfig
 from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.shrunk_embedding import ShrunkEmbedding
@@ -131,6 +132,9 @@ def build_model(
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
     if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
         x = layers.Dropout(config.input_dropout, name="input_dropout")(x)
+    members = config.batch_ensemble
+    if members > 1:  # (n, K, width) from here on: the dense layers are shared, applied per member
+        x = MemberAdapter(members, seed=config.seed * 1000 + 998, name="member_adapter")(x)
     regularizer = regularizers.l2(config.l2) if config.l2 else None
     for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
@@ -140,5 +144,8 @@ def build_model(
             x = layers.Dropout(rate, name=f"dropout_{i}")(x)
     units, activation = output_units(task, n_classes, config, link)
     head_regularizer = regularizer if config.l2_on_head else None
+    if members > 1:
+        heads = MemberHead(units, activation, head_regularizer, seed=config.seed * 1000 + 997, name="head")(x)
+        return BatchEnsembleModel(inputs=inputs, outputs=MemberMean(name=MEAN)(heads), name="catembed")
     output = layers.Dense(units, activation=activation, kernel_regularizer=head_regularizer, name="head")(x)
     return keras.Model(inputs=inputs, outputs=output, name="catembed")

@@ -116,7 +116,9 @@ def out_of_fold_features(
     training = usable.iloc[train_rows].reset_index(drop=True)
     if len(training) < folds:
         raise DataError(f"{len(training)} training rows cannot make {folds} folds", field="folds", value=folds)
-    config = sized(config, len(training))  # the bundle's network, though each fold trains on fewer rows
+    config = sized(
+        config, len(training), spec.task or "regression"
+    )  # the bundle's network, though each fold trains on fewer rows
 
     reference = EmbeddingFeatures(bundle.parent, int(bundle.name)).fit()
     names = list(reference.get_feature_names_out())

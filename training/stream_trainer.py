@@ -70,7 +70,7 @@ def train_files(
 ) -> TrainResult | None:
     """The bundle's TrainResult; None on a TF_CONFIG worker other than the chief (which writes it)."""
     started = time.perf_counter()
-    if config.ensemble != 1 and cluster_from_env() is not None:  # members one after the other, on one process only
+    if (config.ensemble or 1) > 1 and cluster_from_env() is not None:  # members one after the other, on one process only
         raise DataError(
             "an ensemble streams on one process only; use --ensemble 1 with TF_CONFIG workers",
             field="ensemble",
@@ -93,9 +93,9 @@ def train_files(
         log(f"skipping {passed.unlabelled_rows:,} rows whose target {spec.target!r} is missing")
     if rows < MIN_ROWS:
         raise DataError(f"only {rows} labelled training rows; catembed needs at least {MIN_ROWS}", field=spec.target)
-    config = sized(config, rows)  # every worker counts the same rows, so builds the same network
-
     task = spec.task or "regression"
+    # every worker counts the same rows, so builds the same network
+    config = sized(config, rows, task, distributed=cluster_from_env() is not None)
     encoder = TabularEncoder(
         tuple(spec.categorical), tuple(spec.numeric), config.min_frequency, config.max_categories, config.numeric_transform
     ).fit_statistics(passed.statistics)

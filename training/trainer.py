@@ -60,7 +60,7 @@ def train(
     else:
         train_frame, valid_frame = frame, usable_rows(valid, spec, log)
     task = spec.task or "regression"
-    config = sized(config, len(train_frame))
+    config = sized(config, len(train_frame), task)
 
     encoder = TabularEncoder(
         tuple(spec.categorical),

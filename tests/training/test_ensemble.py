@@ -10,7 +10,7 @@ from features.schema import FeatureSpec
 from tests.conftest import FAST
 from tests.synthetic import planted_frame
 from training.cli import main
-from training.config import TrainConfig, member_seed
+from training.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
 from training.ensemble import stitch
 
 
@@ -107,3 +107,31 @@ def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkey
     code = main(["train", "--data", str(data), "--target", "label", "--workers", "2", "--ensemble", "3", "--name", "m"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "--ensemble 1 with --workers" in err and "\n" not in err
+
+
+def test_auto_averages_five_networks_for_small_regression_tables_only():
+    auto = TrainConfig()
+    assert auto.ensemble is None and AUTO_MEMBERS == 5
+    assert sized(auto, ENSEMBLE_ROWS - 1, "regression").ensemble == 5
+    assert sized(auto, ENSEMBLE_ROWS, "regression").ensemble == 1  # five trainings of a big table: too dear
+    for task in ("binary", "multiclass"):  # AUC moved by ±0.001 with five: not worth five trainings
+        assert sized(auto, 1000, task).ensemble == 1
+    assert sized(auto, 1000, "regression", distributed=True).ensemble == 1  # members run on one process
+    assert sized(TrainConfig(batch_ensemble=4), 1000, "regression").ensemble == 1
+    assert sized(TrainConfig(ensemble=2), 10**7, "binary").ensemble == 2  # a choice is kept
+    assert sized(seed_config(), 1000, "regression").ensemble == 1  # the seed network stays one network
+
+
+def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_path):
+    data = tmp_path / "t.csv"
+    planted_frame(n=800, task="regression").to_csv(data, index=False)
+    argv = ["train", "--data", str(data), "--target", "label", "--epochs", "2", "--hidden", "8", "--name", "m"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    training = load_bundle(tmp_path / "o" / "m").manifest["training"]
+    assert training["config"]["ensemble"] == 5 and training["ensemble"]["members"] == 5
+    # the same table as a classification: one network
+    frame = planted_frame(n=800, task="binary")
+    frame.to_csv(data, index=False)
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    training = load_bundle(tmp_path / "b" / "m").manifest["training"]
+    assert training["config"]["ensemble"] == 1 and "ensemble" not in training

@@ -96,6 +96,7 @@ def train_files(
     task = spec.task or "regression"
     # every worker counts the same rows, so builds the same network
     config = sized(config, rows, task, distributed=cluster_from_env() is not None)
+    networks = config.ensemble or 1  # concrete once sized
     encoder = TabularEncoder(
         tuple(spec.categorical), tuple(spec.numeric), config.min_frequency, config.max_categories, config.numeric_transform
     ).fit_statistics(passed.statistics)
@@ -125,7 +126,7 @@ def train_files(
     if cluster is None:
         # an ensemble's members stream the table one after the other (K passes per epoch count):
         # memory stays that of one network, time grows K-fold; member 0 is the single network
-        for k in range(config.ensemble):
+        for k in range(networks):
             seed = member_seed(config.seed, k)
             if k:
                 keras.utils.set_random_seed(seed)
@@ -133,7 +134,7 @@ def train_files(
                 stream = TrainingStream(
                     units, passed.train_rows_per_unit, encoder, spec.target, encode_target, holdout, seed=seed
                 )
-                log(f"training {name} (member {k + 1} of {config.ensemble})")
+                log(f"training {name} (member {k + 1} of {networks})")
             history = model.fit(
                 # the batch count is known from the statistics pass: Keras shows progress and ends epochs on it
                 stream.dataset(batch_size).apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size))),
@@ -190,7 +191,7 @@ def train_files(
         valid_frame=passed.valid.to_pandas(),
         valid_x=valid_x,
         train_summary=_train_summary(target, passed),
-        dims={f: d * config.ensemble for f, d in dims.items()},  # the served vector: every member's, side by side
+        dims={f: d * networks for f, d in dims.items()},  # the served vector: every member's, side by side
         shrinkage=shrinkage,
         batch_size=batch_size,
         ignored=spec.ignored_columns(schema(units[0].source, []).names),

@@ -61,6 +61,7 @@ def train(
         train_frame, valid_frame = frame, usable_rows(valid, spec, log)
     task = spec.task or "regression"
     config = sized(config, len(train_frame), task)
+    networks = config.ensemble or 1  # concrete once sized
 
     encoder = TabularEncoder(
         tuple(spec.categorical),
@@ -87,11 +88,11 @@ def train(
     expanded, extra = ple_features(encoder, spec, config, train_x, train_y, target, "the training rows", log)
     fit_started = time.perf_counter()
     members, histories = [], []
-    for k in range(config.ensemble):  # member 0 is exactly the single network of this seed
+    for k in range(networks):  # member 0 is exactly the single network of this seed
         seed = member_seed(config.seed, k)
         keras.utils.set_random_seed(seed)
         model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame), expanded)
-        member = f" (member {k + 1} of {config.ensemble})" if config.ensemble > 1 else ""
+        member = f" (member {k + 1} of {networks})" if networks > 1 else ""
         log(
             f"training {name}{member}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters"
         )
@@ -120,7 +121,7 @@ def train(
         valid_frame=valid_frame,
         valid_x=valid_x,
         train_summary=train_summary(target, train_frame[spec.target]),
-        dims={f: d * config.ensemble for f, d in dims.items()},  # the served vector: every member's, side by side
+        dims={f: d * networks for f, d in dims.items()},  # the served vector: every member's, side by side
         shrinkage=shrinkage,
         batch_size=batch_size,
         ignored=ignored,

@@ -1,5 +1,6 @@
 """What an ensemble of K networks costs to serve: the NumPy graph's time for one record and for
-a 10,000-row batch, K = 1, 3, 5, on the demo model (NYC flights, 7 categorical features).
+a 10,000-row batch, K = 1, 3, 5 networks trained apart (``--ensemble``) and K = 4, 8 members of
+a batch ensemble (``--batch-ensemble``), on the demo model (NYC flights, 7 categorical features).
 
 The networks are trained for 3 epochs only: time depends on the shapes, not on the fit. The
 graph is what POST /predict and the v2 route run after decoding and encoding, which K does not
@@ -29,7 +30,7 @@ def _time_ns(call, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def measure(members: int, out: Path) -> dict[str, float]:
+def measure(members: int, out: Path, kind: str = "ensemble") -> dict[str, float | str]:
     from features.artifacts import load_bundle
     from training.config import TrainConfig
     from training.data import DEMO_DATA, DEMO_SPEC, read_table
@@ -38,12 +39,14 @@ def measure(members: int, out: Path) -> dict[str, float]:
 
     frame = read_table(DEMO_DATA)
     spec = load_spec(DEMO_SPEC)
-    run = train(frame, spec, TrainConfig(epochs=3, ensemble=members), name=f"k{members}", out=out, log=lambda _: None, verbose=0)
+    config = TrainConfig(epochs=3, **{kind: members})
+    run = train(frame, spec, config, name=f"{kind}{members}", out=out, log=lambda _: None, verbose=0)
     bundle = load_bundle(run.path.parent, int(run.path.name))
     batch = bundle.encoder.transform(frame.head(10_000))
     codes = [int(c[0]) for c in batch.categorical]
     row = batch.numeric[0] if batch.numeric is not None else None
     return {
+        "kind": kind,
         "members": members,
         "parameters": run.manifest["model"]["parameters"],
         "one_record_us": round(_time_ns(lambda: bundle.graph.one(codes, row), 3000) / 1e3, 1),
@@ -55,6 +58,7 @@ def measure(members: int, out: Path) -> dict[str, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(k, Path(tmp)) for k in (1, 3, 5)]
+        rows += [measure(k, Path(tmp), "batch_ensemble") for k in (4, 8)]
     for row in rows:
         print(json.dumps(row))
     RESULTS.write_text(json.dumps({"load_average": os.getloadavg(), "rows": rows}, indent=2) + "\n")

@@ -60,6 +60,9 @@ class Fitted:
     source: str | None
     extra: dict[str, Any] = field(default_factory=dict)  # route-specific entries of manifest["training"]
     members: list[keras.Model] = field(default_factory=list)  # an ensemble's networks; model is their mean
+    # an ensemble with a holdout fold per member: each valid_x row's output from the member that
+    # did not train on it (the holdout metrics and the report are then out-of-fold)
+    held_out: np.ndarray | None = None
     member_histories: list[dict[str, list[float]]] = field(default_factory=list)
 
 
@@ -77,7 +80,9 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     model, encoder, target, spec = fitted.model, fitted.encoder, fitted.target, fitted.spec
     task = spec.task or "regression"
     valid_target = fitted.valid_frame[spec.target]
-    output = np.asarray(model.predict(fitted.valid_x, batch_size=4096, verbose=0))
+    output = (
+        fitted.held_out if fitted.held_out is not None else np.asarray(model.predict(fitted.valid_x, batch_size=4096, verbose=0))
+    )
     holdout, baseline = _evaluate(target, output, fitted.train_summary, valid_target, task)
     log("holdout: " + _fmt(holdout) + "   baseline: " + _fmt(baseline))
 
@@ -92,6 +97,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     if len(histories) > 1:
         fitted.extra["ensemble"] = {
             "members": len(histories),
+            "holdout": "folds" if fitted.held_out is not None else "shared",
             "epochs_run": [len(h["loss"]) for h in histories],
             "best_epoch": [int(np.argmin(h[MONITOR])) + 1 for h in histories],
         }

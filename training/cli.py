@@ -140,6 +140,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         plr_step_sigma=args.plr_step_sigma,
         ensemble=args.ensemble,
         batch_ensemble=args.batch_ensemble,
+        ensemble_holdout=args.ensemble_holdout,
         weight_average=args.weight_average,
         seed=args.seed,
         embedding_dim=args.embedding_dim,

@@ -103,14 +103,21 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument(
         "--ensemble",
         type=int,
-        help="K ≥ 2: train K networks from different seeds and serve their mean (K× the time; docs/coverage.md)",
+        help="K: train K networks from different seeds and serve their mean (K× the time; default auto: "
+        "5 for regression under 100,000 training rows, else 1; docs/training.md)",
+    )
+    t.add_argument(
+        "--ensemble-holdout",
+        choices=["folds", "shared"],
+        help="folds (default): member k early-stops on the k-th fold of every row and trains on the rest; "
+        "shared: all members train on the same rows and share one holdout",
     )
     t.add_argument(
         "--batch-ensemble",
         type=int,
         metavar="K",
         help="K ≥ 2: one network of K members sharing every hidden weight (TabM-mini), trained once, "
-        "serving their mean (default: auto, docs/training.md)",
+        "serving their mean (default 1: off; docs/training.md)",
     )
     t.add_argument(
         "--out-of-fold",

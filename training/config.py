@@ -81,6 +81,10 @@ class TrainConfig:
     # (training/ensemble.py); K× the training time and the served network's work. None: auto
     # (``auto_ensemble``: AUTO_MEMBERS for regression tables under ENSEMBLE_ROWS training rows).
     ensemble: int | None = None
+    # "folds": member k of an in-memory ensemble early-stops on the k-th of K folds of all the
+    # rows and trains on the rest (the holdout metrics are then out-of-fold); "shared": every
+    # member trains on the same rows and early-stops on the one holdout (streamed ensembles)
+    ensemble_holdout: str = "folds"
     # K > 1: a batch ensemble (training/batch_ensemble.py, TabM-mini): K members share every
     # hidden weight and differ by an input adapter and a head; one training, K× the dense work.
     batch_ensemble: int = 1
@@ -129,6 +133,12 @@ class TrainConfig:
             isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1
         ):
             raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
+        if self.ensemble_holdout not in ("folds", "shared"):
+            raise DataError(
+                f"ensemble_holdout must be 'folds' or 'shared', not {self.ensemble_holdout!r}",
+                field="ensemble_holdout",
+                value=self.ensemble_holdout,
+            )
         if (
             isinstance(self.batch_ensemble, bool)
             or not isinstance(self.batch_ensemble, int)
@@ -145,6 +155,11 @@ class TrainConfig:
                 field="batch_ensemble",
                 value=self.batch_ensemble,
             )
+
+    @property
+    def crosses_folds(self) -> bool:
+        """An ensemble (once sized) whose members each hold out their own fold of the rows."""
+        return (self.ensemble or 1) > 1 and self.ensemble_holdout == "folds"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,9 +23,23 @@ from typing import Any
 
 import keras
 import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from features.graph import InferenceGraph
 from features.periodic import PeriodicExpansion
+
+
+def member_folds(rows: int, members: int, seed: int, labels: np.ndarray | None = None) -> list[np.ndarray]:
+    """The rows each member holds out (``ensemble_holdout="folds"``): K disjoint folds covering
+    every row, stratified by class when every class has K rows. Member k trains on the other
+    rows and early-stops on its fold, so every row trains K − 1 members and the ensemble as a
+    whole learns from all of them, where a shared holdout would leave 20 % of the table unused
+    (docs/coverage.md measured the difference)."""
+    if labels is not None and np.unique(labels, return_counts=True)[1].min() >= members:
+        splitter = StratifiedKFold(members, shuffle=True, random_state=seed).split(np.zeros(rows), labels)
+    else:
+        splitter = KFold(members, shuffle=True, random_state=seed).split(np.arange(rows))
+    return [held for _, held in splitter]
 
 
 def combine(members: list[keras.Model]) -> keras.Model:

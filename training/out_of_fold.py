@@ -108,23 +108,28 @@ def out_of_fold_features(
     check_spec(spec)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())
     usable = usable_rows(frame, spec, lambda _: None)
+    holdout: pd.DataFrame | None = valid
     if valid is None:
         train_rows, holdout_rows = holdout_split(usable, spec, config)
-        holdout = usable.iloc[holdout_rows].reset_index(drop=True)
+        # the bundle's network, though each fold trains on fewer rows
+        config = sized(config, len(train_rows), spec.task or "regression")
+        if config.crosses_folds:  # the bundle trained on every row; each fold network crosses its own
+            train_rows, holdout_rows = np.arange(len(usable)), np.arange(0)
+        else:
+            holdout = usable.iloc[holdout_rows].reset_index(drop=True)
     else:
-        train_rows, holdout_rows, holdout = np.arange(len(usable)), np.arange(0), valid
+        train_rows, holdout_rows = np.arange(len(usable)), np.arange(0)
+        config = sized(config, len(train_rows), spec.task or "regression")
     training = usable.iloc[train_rows].reset_index(drop=True)
     if len(training) < folds:
         raise DataError(f"{len(training)} training rows cannot make {folds} folds", field="folds", value=folds)
-    config = sized(
-        config, len(training), spec.task or "regression"
-    )  # the bundle's network, though each fold trains on fewer rows
 
     reference = EmbeddingFeatures(bundle.parent, int(bundle.name)).fit()
     names = list(reference.get_feature_names_out())
     target = reference.transform(training)  # the final space, which every fold is turned onto
     features = np.empty((len(usable), len(names)), dtype=np.float32)
-    features[holdout_rows] = reference.transform(usable.iloc[holdout_rows])
+    if len(holdout_rows):
+        features[holdout_rows] = reference.transform(usable.iloc[holdout_rows])
     in_fold = np.empty((len(training), len(names)), dtype=np.float32)
     fits = []
     with tempfile.TemporaryDirectory(prefix="catembed-folds-") as scratch:

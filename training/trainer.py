@@ -22,7 +22,7 @@ from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
 from training.bundle_writer import Fitted, TrainResult, example_row, train_summary, write_trained
 from training.config import TrainConfig, auto_batch_size, member_seed, sized
-from training.ensemble import combine
+from training.ensemble import combine, member_folds
 from training.fitting import (
     callbacks,
     class_weight,
@@ -62,6 +62,9 @@ def train(
     task = spec.task or "regression"
     config = sized(config, len(train_frame), task)
     networks = config.ensemble or 1  # concrete once sized
+    crossed = valid is None and config.crosses_folds
+    if crossed:  # every row trains K − 1 members and is the holdout of the other (member_folds)
+        train_frame = valid_frame = frame
 
     encoder = TabularEncoder(
         tuple(spec.categorical),
@@ -78,27 +81,35 @@ def train(
         target = label_target(spec, list(pd.unique(labels)))
 
     train_x = encoder.transform(train_frame).model_inputs()
-    valid_x = encoder.transform(valid_frame).model_inputs()
+    valid_x = train_x if crossed else encoder.transform(valid_frame).model_inputs()
     train_y = target_array(target, train_frame[spec.target], task, config)
-    valid_y = target_array(target, valid_frame[spec.target], task, config)
-    batch_size = config.batch_size or auto_batch_size(len(train_frame))
+    valid_y = train_y if crossed else target_array(target, valid_frame[spec.target], task, config)
+    labels = train_y.reshape(-1) if task != "regression" else None
+    folds = member_folds(len(train_frame), networks, config.seed, labels) if crossed else None
+    fit_rows = len(train_frame) - (len(folds[0]) if folds else 0)
+    batch_size = config.batch_size or auto_batch_size(fit_rows)
     weights = None
     if config.class_weight == "balanced" and isinstance(target, LabelTarget):
         weights = class_weight(np.bincount(train_y.reshape(-1).astype(int), minlength=len(target.classes_)))
     expanded, extra = ple_features(encoder, spec, config, train_x, train_y, target, "the training rows", log)
     fit_started = time.perf_counter()
     members, histories = [], []
+    held_out: np.ndarray | None = None  # crossed: each row's output from the member that held it out
     for k in range(networks):  # member 0 is exactly the single network of this seed
         seed = member_seed(config.seed, k)
         keras.utils.set_random_seed(seed)
-        model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, len(train_frame), expanded)
+        model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, fit_rows, expanded)
+        fit_x, fit_y, hold_x, hold_y = train_x, train_y, valid_x, valid_y
+        if folds is not None:
+            keep = np.ones(len(train_y), dtype=bool)
+            keep[folds[k]] = False
+            fit_x, fit_y = [a[keep] for a in train_x], train_y[keep]
+            hold_x, hold_y = [a[folds[k]] for a in train_x], train_y[folds[k]]
         member = f" (member {k + 1} of {networks})" if networks > 1 else ""
-        log(
-            f"training {name}{member}: {len(train_frame):,} rows, {len(valid_frame):,} holdout rows, {model.count_params():,} parameters"
-        )
+        log(f"training {name}{member}: {len(fit_y):,} rows, {len(hold_y):,} holdout rows, {model.count_params():,} parameters")
         history = model.fit(
-            _dataset(train_x, train_y, batch_size, shuffle=True, seed=seed),
-            validation_data=_dataset(valid_x, valid_y, 4096, shuffle=False, seed=0),
+            _dataset(fit_x, fit_y, batch_size, shuffle=True, seed=seed),
+            validation_data=_dataset(hold_x, hold_y, 4096, shuffle=False, seed=0),
             epochs=config.epochs,
             shuffle=False,  # the tf.data pipeline shuffles
             class_weight=weights,
@@ -107,6 +118,10 @@ def train(
         )
         members.append(model)
         histories.append(history.history)
+        if folds is not None:
+            output = np.asarray(model.predict(hold_x, batch_size=4096, verbose=0))
+            held_out = np.zeros((len(train_y), *output.shape[1:]), output.dtype) if held_out is None else held_out
+            held_out[folds[k]] = output
     fitted = Fitted(
         model=combine(members),
         members=members,
@@ -120,6 +135,7 @@ def train(
         train_rows=len(train_frame),
         valid_frame=valid_frame,
         valid_x=valid_x,
+        held_out=held_out,
         train_summary=train_summary(target, train_frame[spec.target]),
         dims={f: d * networks for f, d in dims.items()},  # the served vector: every member's, side by side
         shrinkage=shrinkage,

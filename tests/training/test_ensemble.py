@@ -135,3 +135,38 @@ def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_pa
     assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     training = load_bundle(tmp_path / "b" / "m").manifest["training"]
     assert training["config"]["ensemble"] == 1 and "ensemble" not in training
+
+
+def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_path):
+    from training.ensemble import member_folds
+    from training.fitting import MONITOR
+    from training.trainer import train
+
+    frame = planted_frame(n=900, task="regression")
+    spec = FeatureSpec(target="label", task="regression", categorical=["color", "city", "size"], numeric=["x", "noise"])
+    config = TrainConfig(**{**FAST, "epochs": 4, "ensemble": 3, "weight_average": 0.0})
+    run = train(frame, spec, config, name="crossed", out=tmp_path, log=lambda _: None, verbose=0)
+    training = run.manifest["training"]
+    assert training["rows"] == {"train": 900, "valid": 900} and training["ensemble"]["holdout"] == "folds"
+    bundle = load_bundle(run.path.parent, int(run.path.name))
+    inputs = bundle.encoder.transform(frame).model_inputs()
+    folds = member_folds(len(frame), 3, config.seed)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(900))  # disjoint, and every row held out once
+    truth = bundle.target.transform(frame["label"]).reshape(-1)
+    held_out = np.empty(len(frame))
+    for k, fold in enumerate(folds):
+        member = run.model.get_layer(f"member_{k}")
+        output = np.asarray(member.predict([a[fold] for a in inputs], verbose=0)).reshape(-1)
+        if k == 0:  # (the manifest keeps member 0's curve) it early-stopped on its fold: its best holdout loss is its error there
+            assert abs(float(np.mean((output - truth[fold]) ** 2)) - min(training["history"][MONITOR])) < 1e-4
+        held_out[fold] = output
+    # the holdout metrics are out of fold: each row judged by the one member that did not train on it
+    rmse = float(np.sqrt(np.mean((bundle.target.values(held_out.reshape(-1, 1)).reshape(-1) - frame["label"]) ** 2)))
+    assert abs(rmse - run.manifest["metrics"]["holdout"]["rmse"]) < 1e-3 * rmse
+
+    shared = TrainConfig(**{**FAST, "epochs": 2, "ensemble": 2, "ensemble_holdout": "shared"})
+    run = train(frame, spec, shared, name="shared", out=tmp_path, log=lambda _: None, verbose=0)
+    assert run.manifest["training"]["rows"] == {"train": 720, "valid": 180}
+    assert run.manifest["training"]["ensemble"]["holdout"] == "shared"
+    with pytest.raises(DataError, match="ensemble_holdout must be 'folds' or 'shared'"):
+        TrainConfig(ensemble_holdout="fold")

@@ -138,3 +138,18 @@ def test_cli_writes_the_vectors_whole_and_refuses_what_it_cannot(capsys, tmp_pat
     crossed = pd.read_csv(csv_out)
     own = EmbeddingFeatures(tmp_path / "models" / "c").fit().transform(pd.read_csv(data))
     assert len(crossed) == 600 and not np.any(np.all(np.isclose(crossed.drop(columns="row").to_numpy(), own), axis=1))
+
+
+def test_a_bundle_whose_members_crossed_folds_gets_every_row_out_of_fold(tmp_path):
+    # trained on every row (each member held out its own fold), it has no holdout rows to keep
+    # its own vectors: every row's vector comes from a fold network that never saw it
+    frame = users(600, 4)
+    spec = resolve_spec(frame, target="y", task="regression", categorical=["user"], numeric=["x"], log=lambda _: None)
+    config = TrainConfig().with_overrides(epochs=3, hidden_units=(8,), seed=0, ensemble=2)
+    result = train(frame, spec, config, name="m", out=tmp_path, log=lambda _: None, verbose=0)
+    assert result.manifest["training"]["ensemble"]["holdout"] == "folds"
+    assert result.manifest["training"]["rows"]["train"] == len(frame)
+    oof = out_of_fold_features(frame, spec, config, result.path, folds=2, log=lambda _: None)
+    own = EmbeddingFeatures(result.path.parent).fit().transform(frame)
+    assert oof.features.shape == own.shape
+    assert not np.any(np.all(own == oof.features, axis=1))

@@ -109,8 +109,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument(
         "--ensemble-holdout",
         choices=["folds", "shared"],
-        help="folds (default): member k early-stops on the k-th fold of every row and trains on the rest; "
-        "shared: all members train on the same rows and share one holdout",
+        help="shared (default): all members train on the same rows and early-stop on one holdout; "
+        "folds: member k early-stops on the k-th fold of every row and trains on the rest",
     )
     t.add_argument(
         "--batch-ensemble",

@@ -33,8 +33,8 @@ def member_folds(rows: int, members: int, seed: int, labels: np.ndarray | None =
     """The rows each member holds out (``ensemble_holdout="folds"``): K disjoint folds covering
     every row, stratified by class when every class has K rows. Member k trains on the other
     rows and early-stops on its fold, so every row trains K − 1 members and the ensemble as a
-    whole learns from all of them, where a shared holdout would leave 20 % of the table unused
-    (docs/coverage.md measured the difference)."""
+    whole learns from all of them, where a shared holdout leaves 20 % of the table unused. It
+    did not beat the shared holdout on the bench (docs/coverage.md), so it is an option."""
     if labels is not None and np.unique(labels, return_counts=True)[1].min() >= members:
         splitter = StratifiedKFold(members, shuffle=True, random_state=seed).split(np.zeros(rows), labels)
     else:

@@ -144,7 +144,7 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
 
     frame = planted_frame(n=900, task="regression")
     spec = FeatureSpec(target="label", task="regression", categorical=["color", "city", "size"], numeric=["x", "noise"])
-    config = TrainConfig(**{**FAST, "epochs": 4, "ensemble": 3, "weight_average": 0.0})
+    config = TrainConfig(**{**FAST, "epochs": 4, "ensemble": 3, "weight_average": 0.0, "ensemble_holdout": "folds"})
     run = train(frame, spec, config, name="crossed", out=tmp_path, log=lambda _: None, verbose=0)
     training = run.manifest["training"]
     assert training["rows"] == {"train": 900, "valid": 900} and training["ensemble"]["holdout"] == "folds"
@@ -164,7 +164,7 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     rmse = float(np.sqrt(np.mean((bundle.target.values(held_out.reshape(-1, 1)).reshape(-1) - frame["label"]) ** 2)))
     assert abs(rmse - run.manifest["metrics"]["holdout"]["rmse"]) < 1e-3 * rmse
 
-    shared = TrainConfig(**{**FAST, "epochs": 2, "ensemble": 2, "ensemble_holdout": "shared"})
+    shared = TrainConfig(**{**FAST, "epochs": 2, "ensemble": 2})  # the default
     run = train(frame, spec, shared, name="shared", out=tmp_path, log=lambda _: None, verbose=0)
     assert run.manifest["training"]["rows"] == {"train": 720, "valid": 180}
     assert run.manifest["training"]["ensemble"]["holdout"] == "shared"

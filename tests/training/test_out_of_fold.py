@@ -145,7 +145,7 @@ def test_a_bundle_whose_members_crossed_folds_gets_every_row_out_of_fold(tmp_pat
     # its own vectors: every row's vector comes from a fold network that never saw it
     frame = users(600, 4)
     spec = resolve_spec(frame, target="y", task="regression", categorical=["user"], numeric=["x"], log=lambda _: None)
-    config = TrainConfig().with_overrides(epochs=3, hidden_units=(8,), seed=0, ensemble=2)
+    config = TrainConfig().with_overrides(epochs=3, hidden_units=(8,), seed=0, ensemble=2, ensemble_holdout="folds")
     result = train(frame, spec, config, name="m", out=tmp_path, log=lambda _: None, verbose=0)
     assert result.manifest["training"]["ensemble"]["holdout"] == "folds"
     assert result.manifest["training"]["rows"]["train"] == len(frame)

@@ -85,7 +85,7 @@ class TrainConfig:
     # the holdout metrics then judge the ensemble on; "folds": member k of an in-memory ensemble
     # early-stops on the k-th of K folds of all the rows and trains on the rest (the metrics are
     # then out-of-fold). Folds used every row but did not win: hotel_rates −0.07 RMSE, diamonds
-    # +3.8 (3 seeds; docs/coverage.md). Streamed ensembles always share the holdout.
+    # +3.0 (3 seeds; docs/coverage.md). Streamed ensembles always share the holdout.
     ensemble_holdout: str = "shared"
     # K > 1: a batch ensemble (training/batch_ensemble.py, TabM-mini): K members share every
     # hidden weight and differ by an input adapter and a head; one training, K× the dense work.
@@ -211,11 +211,11 @@ AUTO_MEMBERS, ENSEMBLE_ROWS = 5, 100_000
 def auto_ensemble(config: TrainConfig, task: str, train_rows: int, distributed: bool = False) -> int:
     """How many networks ``ensemble=None`` averages: AUTO_MEMBERS for regression under
     ENSEMBLE_ROWS training rows, else one. Squared error in the target's units is what
-    seed-to-seed variance costs most: five seeds took hotel_rates from 12.82 to 12.42 RMSE and
-    diamonds from 541.4 to (see docs/coverage.md), while on the classification sets averaging moved AUC
-    by ±0.001. Under 100,000 rows a network trains in about a minute here, so five stay
-    affordable; a distributed run trains one network (members run on one process), and
-    ``batch_ensemble`` already averages its own members."""
+    seed-to-seed variance costs most: five networks took hotel_rates from 12.82 to 12.42 RMSE,
+    diamonds from 541.4 to 539.0 and ames from 0.0523 to 0.0513 (3 seeds; docs/coverage.md),
+    while on the classification sets averaging moved AUC by ±0.001. Under 100,000 rows a
+    network trains in about a minute here, so five stay affordable; a distributed run trains
+    one network (members run on one process), and ``batch_ensemble`` averages its own."""
     if config.ensemble is not None:
         return config.ensemble
     if task != "regression" or train_rows >= ENSEMBLE_ROWS or distributed or config.batch_ensemble > 1:

@@ -29,6 +29,8 @@ import tensorflow as tf
 from keras import ops
 from keras.src.losses.loss import unscale_loss_for_distribution  # what Keras' own train_step logs
 
+MEAN = "member_mean"  # the layer whose input is the members' outputs
+
 
 @keras.saving.register_keras_serializable(package="catembed")
 class MemberAdapter(keras.layers.Layer):
@@ -115,10 +117,14 @@ class BatchEnsembleModel(keras.Model):
         # kept out of Keras' attribute tracking: its layers are this model's own, counted once
         self.__dict__["_members"] = members
 
+    def member_outputs(self, x: Any, training: bool = False) -> Any:
+        """(n, K, units): each member's own output, the tensor the mean is taken of."""
+        return self.__dict__["_members"](x, training=training)
+
     def train_step(self, data: Any) -> Any:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            outputs = self.__dict__["_members"](x, training=True)
+            outputs = self.member_outputs(x, training=True)
             count = outputs.shape[1]
             # each member's loss (with the penalties once each, so the mean keeps them once)
             losses = [
@@ -134,4 +140,12 @@ class BatchEnsembleModel(keras.Model):
         return self.compute_metrics(x, y, ops.mean(outputs, axis=1), sample_weight=sample_weight)
 
 
-MEAN = "member_mean"
+def training_losses(model: keras.Model, x: Any, y: Any, per_example: Any) -> tuple[Any, Any]:
+    """(each row's loss, the output) of a training step in a hand-written loop (the distributed
+    one): a batch ensemble's rows are the mean of its members' own losses, as in its train_step."""
+    if not isinstance(model, BatchEnsembleModel):
+        output = model(x, training=True)
+        return per_example(y, output), output
+    outputs = model.member_outputs(x, training=True)
+    losses = ops.stack([per_example(y, outputs[:, k]) for k in range(outputs.shape[1])])
+    return ops.mean(losses, axis=0), ops.mean(outputs, axis=1)

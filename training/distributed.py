@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from features.errors import DataError
+from training.batch_ensemble import training_losses
 from training.cluster import Cluster, WorkerLost, cluster_from_env, join
 from training.config import TrainConfig
 
@@ -144,8 +145,7 @@ def _train_step(
 
     def replica_step(x: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
-            output = model(list(x), training=True)
-            losses = per_example(y, output)
+            losses, output = training_losses(model, list(x), y, per_example)
             if weights is not None:
                 losses = losses * tf.gather(weights, tf.cast(tf.reshape(y, [-1]), tf.int32))
             value = tf.nn.compute_average_loss(losses)  # divided by the GLOBAL batch: the sum over workers is the mean

@@ -54,7 +54,8 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     # the served NumPy graph is the saved Keras model
     import keras
 
-    import training.shrunk_embedding  # registers the layer for loading
+    import training.batch_ensemble  # registers the layers for loading
+    import training.shrunk_embedding
 
     model = keras.saving.load_model(bundle.path / "model.keras")
     rows = planted_frame(300, task="binary", seed=11)
@@ -77,7 +78,9 @@ def free_ports(n: int) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_two_tf_config_processes_train_one_bundle(shards, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--batch-ensemble", "3"]], ids=["one_network", "batch_ensemble"])
+def test_two_tf_config_processes_train_one_bundle(shards, tmp_path, extra):
+    # a batch ensemble's members each learn from their own loss in the hand-written loop too
     hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
     out = tmp_path / "out"
     processes = []
@@ -85,7 +88,7 @@ def test_two_tf_config_processes_train_one_bundle(shards, tmp_path):
         tf_config = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
         processes.append(
             subprocess.Popen(
-                [CATEMBED, "train", "--data", str(shards), "--out", str(out), *FAST],
+                [CATEMBED, "train", "--data", str(shards), "--out", str(out), *FAST, *extra],
                 env={**os.environ, "TF_CONFIG": tf_config},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -102,6 +105,8 @@ def test_two_tf_config_processes_train_one_bundle(shards, tmp_path):
         line for line in other.splitlines() if line.startswith("epoch")
     ]
     assert_one_normal_bundle(out, workers=2)
+    if extra:
+        assert load_bundle(out / "planted").manifest["training"]["batch_ensemble"] == {"members": 3}
 
 
 def on_local_ray(*args: str) -> subprocess.CompletedProcess[str]:

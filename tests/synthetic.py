@@ -36,3 +36,22 @@ def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.Data
     else:
         frame["label"] = 10.0 * score + 50 + rng.normal(0, 1.0, n)
     return frame
+
+
+def train_with_every_op(task: str, out, **averaging):
+    """The planted table trained with every op kind around the averaged layers: the regression
+    network carries batch norm and the piecewise-linear ramps, the multiclass one periodic
+    embeddings (weights that each member of an ensemble has of its own)."""
+    from features.schema import FeatureSpec
+    from tests.conftest import FAST
+    from training.config import TrainConfig
+    from training.trainer import train
+
+    spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
+    extra = (
+        {"batch_norm": True, "numeric_encoding": "ple", "ple_bins": 4}
+        if task == "regression"
+        else {"numeric_encoding": "plr", "plr_frequencies": 4, "plr_dims": 3}
+    )
+    config = TrainConfig(**{**FAST, **extra, "epochs": 4, **averaging})
+    return train(planted_frame(task=task), spec, config, name="ens", out=out, log=lambda _: None, verbose=0)

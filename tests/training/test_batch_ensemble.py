@@ -7,9 +7,7 @@ import pytest
 
 from features.artifacts import load_bundle
 from features.errors import DataError
-from features.schema import FeatureSpec
-from tests.conftest import FAST
-from tests.synthetic import planted_frame
+from tests.synthetic import planted_frame, train_with_every_op
 from training.batch_ensemble import MEAN, BatchEnsembleModel
 from training.cli import main
 from training.config import TrainConfig
@@ -20,20 +18,7 @@ MEMBERS = 4
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
 def batch_run(request, tmp_path_factory):
-    from training.trainer import train
-
-    task = request.param
-    spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
-    # regression with batch norm and ramps, multiclass with periodic embeddings: every op before
-    # and between the shared layers
-    extra = (
-        {"batch_norm": True, "numeric_encoding": "ple", "ple_bins": 4}
-        if task == "regression"
-        else {"numeric_encoding": "plr", "plr_frequencies": 4, "plr_dims": 3}
-    )
-    config = TrainConfig(**{**FAST, **extra, "epochs": 4, "batch_ensemble": MEMBERS})
-    out = tmp_path_factory.mktemp(f"batch_{task}")
-    return train(planted_frame(task=task), spec, config, name="be", out=out, log=lambda _: None, verbose=0)
+    return train_with_every_op(request.param, tmp_path_factory.mktemp(f"batch_{request.param}"), batch_ensemble=MEMBERS)
 
 
 def _members(model: keras.Model, inputs: list[np.ndarray]) -> np.ndarray:

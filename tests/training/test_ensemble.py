@@ -8,7 +8,7 @@ from features.errors import DataError
 from features.graph import InferenceGraph
 from features.schema import FeatureSpec
 from tests.conftest import FAST
-from tests.synthetic import planted_frame
+from tests.synthetic import planted_frame, train_with_every_op
 from training.cli import main
 from training.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
 from training.ensemble import stitch
@@ -16,20 +16,7 @@ from training.ensemble import stitch
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
 def ensemble_run(request, tmp_path_factory):
-    from training.trainer import train
-
-    task = request.param
-    spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
-    # the regression members carry batch norm and the piecewise-linear expansion, the multiclass
-    # members periodic embeddings (their own weights each): every op kind
-    extra = (
-        {"batch_norm": True, "numeric_encoding": "ple", "ple_bins": 4}
-        if task == "regression"
-        else {"numeric_encoding": "plr", "plr_frequencies": 4, "plr_dims": 3}
-    )
-    config = TrainConfig(**{**FAST, **extra, "epochs": 4, "ensemble": 3})
-    out = tmp_path_factory.mktemp(f"ensemble_{task}")
-    return train(planted_frame(task=task), spec, config, name="ens", out=out, log=lambda _: None, verbose=0)
+    return train_with_every_op(request.param, tmp_path_factory.mktemp(f"ensemble_{request.param}"), ensemble=3)
 
 
 def test_served_answer_is_the_mean_of_the_members(ensemble_run):

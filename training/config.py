@@ -151,6 +151,8 @@ class TrainConfig:
                 field="batch_ensemble",
                 value=self.batch_ensemble,
             )
+        if self.batch_ensemble > 1 and not self.hidden_units:  # the adapter scales the first hidden layer's input
+            raise DataError("batch_ensemble needs at least one hidden layer", field="batch_ensemble", value=self.batch_ensemble)
         if self.batch_ensemble > 1 and (self.ensemble or 1) > 1:
             raise DataError(
                 "batch_ensemble and ensemble cannot be combined: choose one way to average networks",

@@ -89,6 +89,8 @@ def test_bad_member_counts_are_refused(capsys, tmp_path):
             TrainConfig(batch_ensemble=value)
     with pytest.raises(DataError, match="cannot be combined"):
         TrainConfig(batch_ensemble=4, ensemble=2)
+    with pytest.raises(DataError, match="at least one hidden layer"):
+        TrainConfig(batch_ensemble=4, hidden_units=(), dropout=())
     data = tmp_path / "t.csv"
     planted_frame(n=300).to_csv(data, index=False)
     code = main(

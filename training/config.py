@@ -225,13 +225,13 @@ def auto_ensemble(config: TrainConfig, task: str, train_rows: int, distributed: 
     return AUTO_MEMBERS
 
 
-def sized(config: TrainConfig, train_rows: int, task: str | None = None, distributed: bool = False) -> TrainConfig:
+def sized(config: TrainConfig, train_rows: int, task: str, distributed: bool = False) -> TrainConfig:
     """The config with the settings that follow the table's size (and task) made concrete, so
     the manifest records the network that was built."""
     if config.numeric_encoding == "auto":
         config = replace(config, numeric_encoding=auto_numeric_encoding(train_rows))
     if config.ensemble is None:
-        config = replace(config, ensemble=auto_ensemble(config, task or "", train_rows, distributed))
+        config = replace(config, ensemble=auto_ensemble(config, task, train_rows, distributed))
     return config
 
 

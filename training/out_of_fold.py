@@ -108,18 +108,15 @@ def out_of_fold_features(
     check_spec(spec)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())
     usable = usable_rows(frame, spec, lambda _: None)
+    every_row = np.arange(len(usable)), np.arange(0)
+    train_rows, holdout_rows = holdout_split(usable, spec, config) if valid is None else every_row
+    # the bundle's network, though each fold trains on fewer rows
+    config = sized(config, len(train_rows), spec.task or "regression")
     holdout: pd.DataFrame | None = valid
-    if valid is None:
-        train_rows, holdout_rows = holdout_split(usable, spec, config)
-        # the bundle's network, though each fold trains on fewer rows
-        config = sized(config, len(train_rows), spec.task or "regression")
-        if config.crosses_folds:  # the bundle trained on every row; each fold network crosses its own
-            train_rows, holdout_rows = np.arange(len(usable)), np.arange(0)
-        else:
-            holdout = usable.iloc[holdout_rows].reset_index(drop=True)
-    else:
-        train_rows, holdout_rows = np.arange(len(usable)), np.arange(0)
-        config = sized(config, len(train_rows), spec.task or "regression")
+    if valid is None and config.crosses_folds:  # the bundle trained on every row; each fold network crosses its own
+        train_rows, holdout_rows = every_row
+    elif valid is None:
+        holdout = usable.iloc[holdout_rows].reset_index(drop=True)
     training = usable.iloc[train_rows].reset_index(drop=True)
     if len(training) < folds:
         raise DataError(f"{len(training)} training rows cannot make {folds} folds", field="folds", value=folds)

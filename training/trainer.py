@@ -95,7 +95,7 @@ def train(
     fit_started = time.perf_counter()
     members, histories = [], []
     held_out: np.ndarray | None = None  # crossed: each row's output from the member that held it out
-    for k in range(networks):  # member 0 is exactly the single network of this seed
+    for k in range(networks):  # with a shared holdout, member 0 is exactly the single network of this seed
         seed = member_seed(config.seed, k)
         keras.utils.set_random_seed(seed)
         model, dims, shrinkage = compiled_model(encoder, spec, config, task, target, fit_rows, expanded)

@@ -119,11 +119,11 @@ def test_cli_refuses_a_bad_sigma_in_one_line(capsys, tmp_path):
 def test_auto_gives_small_tables_periodic_embeddings_and_records_it(binary_run):
     from training.config import PERIODIC_ROWS, TrainConfig, seed_config, sized
 
-    assert sized(TrainConfig(), PERIODIC_ROWS - 1).numeric_encoding == "auto+plr"
-    assert sized(TrainConfig(), PERIODIC_ROWS).numeric_encoding == "auto"
+    assert sized(TrainConfig(), PERIODIC_ROWS - 1, "binary").numeric_encoding == "auto+plr"
+    assert sized(TrainConfig(), PERIODIC_ROWS, "binary").numeric_encoding == "auto"
     for chosen in ("none", "ple", "plr"):  # a choice the user made stays theirs
-        assert sized(TrainConfig(numeric_encoding=chosen), 100).numeric_encoding == chosen
-    assert sized(seed_config(), 100).numeric_encoding == "none"  # the write-up's network is unchanged
+        assert sized(TrainConfig(numeric_encoding=chosen), 100, "binary").numeric_encoding == chosen
+    assert sized(seed_config(), 100, "binary").numeric_encoding == "none"  # the write-up's network is unchanged
     # the session's default-config bundle (a small table): the manifest records what was built
     assert binary_run.manifest["training"]["config"]["numeric_encoding"] == "auto+plr"
     assert binary_run.manifest["training"]["plr_features"] == ["x", "noise"]

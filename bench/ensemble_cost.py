@@ -1,6 +1,9 @@
 """What an ensemble of K networks costs to serve: the NumPy graph's time for one record and for
 a 10,000-row batch, K = 1, 3, 5 networks trained apart (``--ensemble``) and K = 4, 8 members of
-a batch ensemble (``--batch-ensemble``), on the demo model (NYC flights, 7 categorical features).
+a batch ensemble (``--batch-ensemble``), on the demo model (NYC flights, 7 categorical features),
+with the demo's 256-128 network; and 1 and 5 networks of 512-256, which tables from 20,000
+training rows get by default (training.config.auto_hidden_units): five of those are what a
+regression table of 20,000–100,000 training rows serves.
 
 The networks are trained for 3 epochs only: time depends on the shapes, not on the fit. The
 graph is what POST /predict and the v2 route run after decoding and encoding, which K does not
@@ -30,7 +33,7 @@ def _time_ns(call, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def measure(members: int, out: Path, kind: str = "ensemble") -> dict[str, float | str]:
+def measure(members: int, out: Path, kind: str = "ensemble", hidden: tuple[int, ...] = (256, 128)) -> dict[str, object]:
     from features.artifacts import load_bundle
     from training.config import TrainConfig
     from training.data import DEMO_DATA, DEMO_SPEC, read_table
@@ -39,8 +42,8 @@ def measure(members: int, out: Path, kind: str = "ensemble") -> dict[str, float 
 
     frame = read_table(DEMO_DATA)
     spec = load_spec(DEMO_SPEC)
-    config = TrainConfig(epochs=3, **{kind: members})
-    run = train(frame, spec, config, name=f"{kind}{members}", out=out, log=lambda _: None, verbose=0)
+    config = TrainConfig(epochs=3, hidden_units=hidden, **{kind: members})
+    run = train(frame, spec, config, name=f"{kind}{members}-{hidden[0]}", out=out, log=lambda _: None, verbose=0)
     bundle = load_bundle(run.path.parent, int(run.path.name))
     batch = bundle.encoder.transform(frame.head(10_000))
     codes = [int(c[0]) for c in batch.categorical]
@@ -48,6 +51,7 @@ def measure(members: int, out: Path, kind: str = "ensemble") -> dict[str, float 
     return {
         "kind": kind,
         "members": members,
+        "hidden": list(hidden),
         "parameters": run.manifest["model"]["parameters"],
         "one_record_us": round(_time_ns(lambda: bundle.graph.one(codes, row), 3000) / 1e3, 1),
         "batch_10k_ms": round(_time_ns(lambda: bundle.graph(batch.categorical, batch.numeric), 30) / 1e6, 2),
@@ -59,6 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(k, Path(tmp)) for k in (1, 3, 5)]
         rows += [measure(k, Path(tmp), "batch_ensemble") for k in (4, 8)]
+        rows += [measure(k, Path(tmp), hidden=(512, 256)) for k in (1, 5)]
     for row in rows:
         print(json.dumps(row))
     RESULTS.write_text(json.dumps({"load_average": os.getloadavg(), "rows": rows}, indent=2) + "\n")

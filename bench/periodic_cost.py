@@ -38,7 +38,8 @@ def measure(variant: dict[str, Any], out: Path) -> dict[str, Any]:
 
     frame = read_table(DEMO_DATA)
     name = "_".join(str(v) for v in variant.values())
-    run = train(frame, load_spec(DEMO_SPEC), TrainConfig(epochs=2, **variant), name=name, out=out, log=lambda _: None, verbose=0)
+    config = TrainConfig(epochs=2, hidden_units=(256, 128), **variant)  # the demo's network (training.data.DEMO_HIDDEN)
+    run = train(frame, load_spec(DEMO_SPEC), config, name=name, out=out, log=lambda _: None, verbose=0)
     bundle = load_bundle(run.path.parent, int(run.path.name))
     batch = bundle.encoder.transform(frame.head(10_000))
     codes = [int(c[0]) for c in batch.categorical]

@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_quietly(args: argparse.Namespace) -> int:
     from training.config import PRESETS
-    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
     from training.row_source import head_frame
     from training.spec import dump_spec, load_spec, resolve_spec
     from training.stream_trainer import should_stream, train_files
@@ -91,6 +91,8 @@ def _train_quietly(args: argparse.Namespace) -> int:
         args.data = args.data or str(DEMO_DATA)
         args.spec = args.spec or str(DEMO_SPEC)
         args.name = args.name or "flights"
+        if args.architecture == "default":  # the seed preset keeps its own 88-128
+            args.hidden = args.hidden or DEMO_HIDDEN
     if not args.data:
         raise CatembedError("give the training data with --data PATH (or --demo)", field="data")
     if not args.name:

@@ -45,7 +45,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument(
         "--architecture", choices=["default", "seed"], default="default", help="'seed' reproduces the original write-up's network"
     )
-    t.add_argument("--hidden", help="dense layer sizes, e.g. 256,128")
+    t.add_argument(
+        "--hidden", help="dense layer sizes, e.g. 256,128 (default 256,128; 512,256 from 20,000 training rows; --demo 256,128)"
+    )
     t.add_argument("--dropout", help="dropout rate, or one per hidden layer")
     t.add_argument("--l2", type=float, help="L2 penalty on hidden kernels")
     t.add_argument("--learning-rate", type=float)

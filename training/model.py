@@ -136,6 +136,8 @@ def build_model(
     if members > 1:  # (n, K, width) from here on: the dense layers are shared, applied per member
         x = MemberAdapter(members, seed=config.seed * 1000 + 998, name="member_adapter")(x)
     regularizer = regularizers.l2(config.l2) if config.l2 else None
+    if config.hidden_units is None:  # the trainers size the config once the training rows are counted
+        raise TypeError("build_model needs concrete hidden_units: pass training.config.sized(config, rows, task)")
     for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
         if config.batch_norm:

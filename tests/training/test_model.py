@@ -42,3 +42,40 @@ def test_input_names_are_unique_and_keras_safe():
 def test_embedding_size_rules(n, fastai, half):
     assert embedding_size(n, "fastai") == fastai
     assert embedding_size(n, "half") == half
+
+
+def test_the_default_network_widens_with_the_training_rows(tmp_path):
+    from features.artifacts import load_bundle
+    from features.schema import FeatureSpec
+    from tests.synthetic import planted_frame
+    from training.config import WIDE_ROWS, TrainConfig, auto_hidden_units, sized
+    from training.trainer import train
+
+    assert auto_hidden_units(WIDE_ROWS - 1) == (256, 128) and auto_hidden_units(WIDE_ROWS) == (512, 256)
+    chosen = TrainConfig().with_overrides(hidden_units=(64,))
+    assert sized(chosen, 10 * WIDE_ROWS, "binary").hidden_units == (64,)  # --hidden wins
+    assert sized(seed_config(), 10 * WIDE_ROWS, "binary").hidden_units == (88, 128)
+    with pytest.raises(TypeError, match="concrete hidden_units"):  # an unsized config never builds a network silently
+        build_model({"a": 3}, {"a": 2}, 0, "regression", 1, TrainConfig())
+    spec = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
+    built = {}
+    for rows in (3_000, WIDE_ROWS * 5 // 4):  # 80 % of the rows train: 2,400 and exactly WIDE_ROWS
+        result = train(
+            planted_frame(rows), spec, TrainConfig(epochs=1), name=f"m{rows}", out=tmp_path, log=lambda _: None, verbose=0
+        )
+        manifest = load_bundle(result.path.parent).manifest
+        assert manifest["training"]["rows"]["train"] == rows * 4 // 5
+        built[rows] = (manifest["training"]["config"]["hidden_units"], result.model.get_layer("dense_1").units)
+    assert built == {3_000: ([256, 128], 256), WIDE_ROWS * 5 // 4: ([512, 256], 512)}
+
+
+@pytest.mark.parametrize(("architecture", "hidden"), [("default", [256, 128]), ("seed", [88, 128])])
+def test_the_demo_keeps_the_network_its_latency_targets_were_measured_on(tmp_path, architecture, hidden):
+    """32,000 demo training rows would get 512-256 by the row rule; --demo pins 256-128 (not the seed preset's)."""
+    from features.artifacts import load_bundle
+    from training.cli import main
+
+    assert main(["train", "--demo", "--epochs", "1", "--architecture", architecture, "--out", str(tmp_path)]) == 0
+    manifest = load_bundle(tmp_path / "flights").manifest
+    assert manifest["training"]["rows"]["train"] >= 20_000  # the rule alone would have widened it
+    assert manifest["training"]["config"]["hidden_units"] == hidden

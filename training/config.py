@@ -216,8 +216,8 @@ WIDE_ROWS, AUTO_LAYERS = 20_000, 2
 def auto_hidden_units(train_rows: int) -> tuple[int, int]:
     """256-128, and twice as wide from WIDE_ROWS training rows. With weight averaging, 512-256
     gained on both bench sets above it (full flights +0.0018 AUC on 3 of 3 seeds; diamonds
-    −4.2 RMSE as one network, and five such networks 534.8 against 539.0 for five 256-128
-    ones) and lost or tied on the small ones (ames +4 % RMSE, lending_club −0.0025 AUC;
+    −4.2 RMSE as one network; five such networks −4.5 ± 1.0 against five 256-128 ones, on 9
+    of 10 seeds) and lost or tied on the small ones (ames +4 % RMSE, lending_club −0.0025 AUC;
     docs/coverage.md). It doubles the graph's time for a large batch, which is why the demo,
     the service's latency reference, keeps 256-128 (training.data.DEMO_HIDDEN)."""
     return (512, 256) if train_rows >= WIDE_ROWS else (256, 128)

@@ -33,15 +33,17 @@ def _time_ns(call, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def measure(members: int, out: Path, kind: str = "ensemble", hidden: tuple[int, ...] = (256, 128)) -> dict[str, object]:
+def measure(members: int, out: Path, kind: str = "ensemble", hidden: tuple[int, ...] | None = None) -> dict[str, object]:
+    """hidden: None is the demo's network, as `catembed train --demo` builds it."""
     from features.artifacts import load_bundle
     from training.config import TrainConfig
-    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
     from training.spec import load_spec
     from training.trainer import train
 
     frame = read_table(DEMO_DATA)
     spec = load_spec(DEMO_SPEC)
+    hidden = hidden or DEMO_HIDDEN
     config = TrainConfig(epochs=3, hidden_units=hidden, **{kind: members})
     run = train(frame, spec, config, name=f"{kind}{members}-{hidden[0]}", out=out, log=lambda _: None, verbose=0)
     bundle = load_bundle(run.path.parent, int(run.path.name))

@@ -32,13 +32,13 @@ VARIANTS: list[dict[str, Any]] = [
 def measure(variant: dict[str, Any], out: Path) -> dict[str, Any]:
     from features.artifacts import load_bundle
     from training.config import TrainConfig
-    from training.data import DEMO_DATA, DEMO_SPEC, read_table
+    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
     from training.spec import load_spec
     from training.trainer import train
 
     frame = read_table(DEMO_DATA)
     name = "_".join(str(v) for v in variant.values())
-    config = TrainConfig(epochs=2, hidden_units=(256, 128), **variant)  # the demo's network (training.data.DEMO_HIDDEN)
+    config = TrainConfig(epochs=2, hidden_units=DEMO_HIDDEN, **variant)  # the demo's network, as `--demo` trains it
     run = train(frame, load_spec(DEMO_SPEC), config, name=name, out=out, log=lambda _: None, verbose=0)
     bundle = load_bundle(run.path.parent, int(run.path.name))
     batch = bundle.encoder.transform(frame.head(10_000))

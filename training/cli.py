@@ -92,7 +92,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         args.spec = args.spec or str(DEMO_SPEC)
         args.name = args.name or "flights"
         if args.architecture == "default":  # the seed preset keeps its own 88-128
-            args.hidden = args.hidden or DEMO_HIDDEN
+            args.hidden = args.hidden or ",".join(map(str, DEMO_HIDDEN))
     if not args.data:
         raise CatembedError("give the training data with --data PATH (or --demo)", field="data")
     if not args.name:

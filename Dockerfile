@@ -27,6 +27,8 @@ COPY README.md ./
 COPY features features
 COPY training training
 COPY app app
+COPY scoring scoring
+COPY cli cli
 # then drop the installers (nothing installs packages at run time); the .pyc files stay: they
 # are what makes the service start in about a second
 RUN pip install --no-cache-dir --no-deps . \
@@ -57,6 +59,8 @@ COPY README.md /src/
 COPY features /src/features
 COPY training /src/training
 COPY app /src/app
+COPY scoring /src/scoring
+COPY cli /src/cli
 # the .pyc files stay here: without them every run would recompile TensorFlow's Python on import
 RUN pip install --no-cache-dir --no-deps /src \
     && rm -rf /src

@@ -32,7 +32,7 @@ run: demo
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy features training app scoring
+	$(BIN)/mypy features training app scoring cli
 	$(BIN)/hadolint Dockerfile
 
 # The explorer's browser tests drive Debian's Chromium (never a downloaded browser). Installed here

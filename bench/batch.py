@@ -28,7 +28,7 @@ def demo_records(example: dict[str, Any], n: int) -> list[dict[str, Any]]:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from training.data import DEMO_DATA
+    from training.data.tables import DEMO_DATA
 
     features = list(example)
     if not set(features) <= set(pq.read_schema(DEMO_DATA).names):

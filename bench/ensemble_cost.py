@@ -2,7 +2,7 @@
 a 10,000-row batch, K = 1, 3, 5 networks trained apart (``--ensemble``) and K = 4, 8 members of
 a batch ensemble (``--batch-ensemble``), on the demo model (NYC flights, 7 categorical features),
 with the demo's 256-128 network; and 1 and 5 networks of 512-256, which tables from 20,000
-training rows get by default (training.config.auto_hidden_units): five of those are what a
+training rows get by default (training.loop.config.auto_hidden_units): five of those are what a
 regression table of 20,000–100,000 training rows serves.
 
 The networks are trained for 3 epochs only: time depends on the shapes, not on the fit. The
@@ -36,10 +36,10 @@ def _time_ns(call, repeats: int) -> float:
 def measure(members: int, out: Path, kind: str = "ensemble", hidden: tuple[int, ...] | None = None) -> dict[str, object]:
     """hidden: None is the demo's network, as `catembed train --demo` builds it."""
     from features.artifacts import load_bundle
-    from training.config import TrainConfig
-    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
-    from training.spec import load_spec
-    from training.trainer import train
+    from training.data.spec import load_spec
+    from training.data.tables import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     frame = read_table(DEMO_DATA)
     spec = load_spec(DEMO_SPEC)

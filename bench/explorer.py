@@ -40,8 +40,8 @@ def train_wide_model(root: Path, values: int) -> Path:
     import pandas as pd
 
     from features.schema import FeatureSpec
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     rng = np.random.default_rng(0)
     item = np.repeat(np.arange(values), 6)

@@ -182,7 +182,7 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="catembed-load-", suffix=".log", delete=False)  # noqa: SIM115
         env = {**os.environ, "CATEMBED_MODEL_DIR": str(model_dir), "CATEMBED_LOG_LEVEL": "warning"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "training.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=self.log,

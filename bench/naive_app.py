@@ -23,8 +23,8 @@ def create_app() -> FastAPI:
 
     folder = Path(os.environ["BENCH_BUNDLE"])
     bundle = load_bundle(folder.parent, int(folder.name))
-    import training.numeric_embedding
-    import training.shrunk_embedding  # noqa: F401  registers the custom layer the default model uses
+    import training.model.numeric_embedding
+    import training.model.shrunk_embedding  # noqa: F401  registers the custom layer the default model uses
 
     model = keras.models.load_model(folder / "model.keras")
     encoder = bundle.encoder

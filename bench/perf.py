@@ -34,7 +34,7 @@ def _demo_bundle(workdir: Path) -> Path:
     """Train the demo model (the README's `make demo`) into workdir; returns the version folder."""
     out = workdir / "artifacts"
     subprocess.run(
-        [sys.executable, "-m", "training.cli", "train", "--demo", "--out", str(out), "--name", "flights"],
+        [sys.executable, "-m", "cli.main", "train", "--demo", "--out", str(out), "--name", "flights"],
         cwd=server.ROOT,
         check=True,
         capture_output=True,

@@ -31,10 +31,10 @@ VARIANTS: list[dict[str, Any]] = [
 
 def measure(variant: dict[str, Any], out: Path) -> dict[str, Any]:
     from features.artifacts import load_bundle
-    from training.config import TrainConfig
-    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
-    from training.spec import load_spec
-    from training.trainer import train
+    from training.data.spec import load_spec
+    from training.data.tables import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     frame = read_table(DEMO_DATA)
     name = "_".join(str(v) for v in variant.values())

@@ -31,11 +31,11 @@ def main() -> None:
     import keras
 
     from features.artifacts import load_bundle
-    from training.config import TrainConfig
-    from training.data import read_table
-    from training.report import write_report
-    from training.spec import load_spec
-    from training.trainer import holdout_split, usable_rows
+    from training.data.spec import load_spec
+    from training.data.tables import read_table
+    from training.export.report import write_report
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import holdout_split, usable_rows
 
     bundle = load_bundle(args.model_dir)
     spec = load_spec(str(bundle.path / "spec.yaml"))

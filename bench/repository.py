@@ -32,7 +32,7 @@ def demo_bundle(work: Path) -> Path:
     """The demo model's newest version folder, trained once into ``work/trained``."""
     trained = work / "trained"
     if not (trained / "flights").is_dir():
-        command = [sys.executable, "-m", "training.cli", "train", "--demo", "--out", str(trained)]
+        command = [sys.executable, "-m", "cli.main", "train", "--demo", "--out", str(trained)]
         subprocess.run(command, cwd=server.ROOT, check=True, stdout=subprocess.DEVNULL)
     return max((trained / "flights").iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1)
 
@@ -47,7 +47,7 @@ def repository_of(work: Path, bundle: Path, n: int) -> Path:
 
 def start(env: dict[str, str], log: Path) -> server.Server:
     port = server.free_port()
-    command = [sys.executable, "-m", "training.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--log-level", "warning"]
     return server.start(command, env, ready_path="/ready", log=log, port=port)
 
 

@@ -94,7 +94,7 @@ def start(command: list[str], env: dict[str, str], *, ready_path: str, log: Path
 def catembed(model_dir: Path, log: Path, *, workers: int = 1, floor: bool = True) -> Server:
     """``catembed serve`` on the bundle folder, with the floor endpoint switched on."""
     port = free_port()
-    command = [sys.executable, "-m", "training.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning"]
     env = {"CATEMBED_MODEL_DIR": str(model_dir), "CATEMBED_FLOOR_ENDPOINT": "true" if floor else "false"}
     return start(command, env, ready_path="/ready", log=log, port=port)

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "stats_engines.json"
 LEVELS = [i / 999 for i in range(1000)]  # the encoder's 1,000 knots, linspace(0, 1)
-RESERVOIR = 500_000  # the numeric sample of the product's pass (training/statistics.py SAMPLE_ROWS)
+RESERVOIR = 500_000  # the numeric sample of the product's pass (training/data/statistics_pass.py SAMPLE_ROWS)
 BATCH_ROWS = 131_072
 ENGINES = ("pyarrow", "duckdb", "duckdb-approx")
 

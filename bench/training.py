@@ -39,8 +39,8 @@ def _child(sample: int | None, batch_size: int | None, epochs: int, out: str, pr
     import resource
 
     from features.schema import FeatureSpec
-    from training.config import PRESETS
-    from training.trainer import train
+    from training.loop.config import PRESETS
+    from training.loop.trainer import train
 
     started = time.perf_counter()
     frame = flights(sample)

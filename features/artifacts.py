@@ -32,6 +32,7 @@ from features.graph import InferenceGraph
 from features.schema import NAME_PATTERN
 
 MANIFEST = "manifest.json"
+REPORT = "report.html"  # the training report (training/export/report.py), served at GET /report
 REQUIRED_FILES = ("model.keras", "graph.npz", "encoders.joblib")
 _TMP_PREFIX = ".tmp-"
 

@@ -5,7 +5,7 @@ dense layer, as a chain of ops each appending columns to it.
 - ``periodic`` (features.periodic): learned sin/cos embeddings with a linear map and a ReLU.
 
 Each op reads columns of the numeric input, which keeps its place at the front, and appends its
-own, so they chain in the order the Keras network applies them (training.model): ramps for the
+own, so they chain in the order the Keras network applies them (training.model.network): ramps for the
 staircase features, then periodic embeddings of every feature. A bundle's manifest names the
 chain ("piecewise_linear+periodic"), its arrays sit in graph.npz under each op's own keys.
 """

@@ -6,10 +6,10 @@ a bundle unless this forward pass matches Keras to 1e-5 on the validation rows. 
 needs neither TensorFlow (533 MB and 4.6 s just to import here) nor a converter runtime: one row
 costs a handful of NumPy calls, a batch is a few matrix products.
 
-Supported ops are exactly what ``training.model`` builds: per-feature embedding lookup, the
+Supported ops are exactly what ``training.model.network`` builds: per-feature embedding lookup, the
 numeric expansion (features.expansion: piecewise-linear ramps, periodic embeddings), concat,
 then the layer ops of features.graph_ops: dense, folded batch normalisation (affine),
-activation, and for an ensemble of K networks (training.ensemble) grouped dense layers and the
+activation, and for an ensemble of K networks (training.loop.ensemble) grouped dense layers and the
 members' mean.
 
 Speed: the first dense layer is linear in its input, and its input is the concatenation of

@@ -10,7 +10,7 @@ network (and each member of an ensemble) has its own.
 
 The op reads the rank-gauss scores (features.numeric), whose training distribution is standard
 normal: one frequency scale suits every feature. It is the first step of the served graph
-(features.graph) and of the Keras network (training.numeric_embedding.PeriodicEmbedding); the
+(features.graph) and of the Keras network (training.model.numeric_embedding.PeriodicEmbedding); the
 bundle is written only if both agree to 1e-5.
 """
 
@@ -74,7 +74,7 @@ class PeriodicExpansion:
     @classmethod
     def stacked(cls, members: list[PeriodicExpansion]) -> PeriodicExpansion:
         """The K members' expansions as one: their embeddings side by side, member by member
-        (training.ensemble routes each block to its member's first layer)."""
+        (training.loop.ensemble routes each block to its member's first layer)."""
         return cls(
             np.concatenate([m.columns for m in members]),
             np.concatenate([m.angular for m in members]),

@@ -10,7 +10,7 @@ is one linear map away.
 The bins are equal-mass bins of the rank-gauss score (features.numeric), whose training
 distribution is standard normal by construction: the edges are normal quantiles, the same for
 every feature, and need no extra fitted state. The op is the first step of the served graph
-(features.graph) and of the Keras network (training.numeric_embedding); the bundle is written
+(features.graph) and of the Keras network (training.model.numeric_embedding); the bundle is written
 only if both agree to 1e-5.
 """
 

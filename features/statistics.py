@@ -2,7 +2,7 @@
 and ``TabularEncoder.fit_statistics``.
 
 In memory, ``TabularEncoder.fit`` computes these from the frame. Streaming training gathers them
-in one pass over files too big to load (``training.statistics``). Both end in the same fitting
+in one pass over files too big to load (``training.data.statistics_pass``). Both end in the same fitting
 code, so a table that fits in memory gives the same encoders by either route.
 """
 

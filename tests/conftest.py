@@ -16,8 +16,8 @@ FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16)
 
 def _train(root: Path, task: str, name: str, **overrides):
     from features.schema import FeatureSpec
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     frame = planted_frame(task=task)
     spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])

@@ -44,8 +44,8 @@ def train_with_every_op(task: str, out, **averaging):
     embeddings (weights that each member of an ensemble has of its own)."""
     from features.schema import FeatureSpec
     from tests.conftest import FAST
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     spec = FeatureSpec(target="label", task=task, categorical=["color", "city", "size"], numeric=["x", "noise"])
     extra = (

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from app.deps import ServedDep
+from features.artifacts import REPORT
 from features.errors import NotFound
 
 router = APIRouter(tags=["model"])
-REPORT = "report.html"
 # The page is self-contained; this policy makes the browser enforce it: no script, no request
 # to any origin (images are data: URIs, the CSS is inline).
 HEADERS = {

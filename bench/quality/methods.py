@@ -48,8 +48,8 @@ def score(task: str, truth: np.ndarray, predicted: np.ndarray) -> float:
 def run_catembed(
     data: Dataset, train: pd.DataFrame, test: pd.DataFrame, seed: int, out: Path, roles: str = "inferred", **overrides: Any
 ) -> Score:
-    from training.config import TrainConfig
-    from training.trainer import train as train_model
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train as train_model
 
     spec = catembed_spec(data, train, roles)
     config = TrainConfig().with_overrides(**overrides, seed=seed)
@@ -79,7 +79,7 @@ def run_catembed(
 
 
 def catembed_spec(data: Dataset, train: pd.DataFrame, roles: str = "inferred") -> Any:
-    from training.spec import resolve_spec
+    from training.data.spec import resolve_spec
 
     if roles not in ("inferred", "declared"):
         raise SystemExit(f"roles={roles!r}: roles are 'inferred' (the CLI's) or 'declared' (the set's dtype roles)")
@@ -107,7 +107,7 @@ def embedding_columns(
     **overrides: Any,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The catembed vectors LightGBM gets as extra columns, for the training and the test part.
-    ``folds``: the training part's vectors are out-of-fold (``training.out_of_fold``); None: the
+    ``folds``: the training part's vectors are out-of-fold (``training.loop.out_of_fold``); None: the
     bundle's own, fitted on those very rows (in-sample, the leak). ``components``: each feature's
     leading principal components instead of its whole vector (in-sample only)."""
     if components is not None and folds is not None:
@@ -116,8 +116,8 @@ def embedding_columns(
     names = list(transformer.get_feature_names_out())
     if folds is None:
         return transformer.transform(train), transformer.transform(test), names
-    from training.config import TrainConfig
-    from training.out_of_fold import out_of_fold_features
+    from training.loop.config import TrainConfig
+    from training.loop.out_of_fold import out_of_fold_features
 
     spec = catembed_spec(data, train, roles)
     config = TrainConfig().with_overrides(**overrides, seed=seed)

@@ -27,7 +27,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "CATEMBED_MODEL_DIR": str(model_dir), **env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "training.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,

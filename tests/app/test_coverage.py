@@ -38,10 +38,10 @@ def test_model_fills_coverage_for_a_bundle_written_before_it(binary_run):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """The built-in demo table and spec with the default settings, one epoch (vocabularies do not depend on epochs)."""
-    from training.config import TrainConfig
-    from training.data import DEMO_DATA, DEMO_SPEC, read_table
-    from training.spec import load_spec
-    from training.trainer import train
+    from training.data.spec import load_spec
+    from training.data.tables import DEMO_DATA, DEMO_SPEC, read_table
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     config = TrainConfig().with_overrides(epochs=1)
     out = tmp_path_factory.mktemp("demo")

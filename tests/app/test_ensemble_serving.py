@@ -14,8 +14,8 @@ from tests.synthetic import planted_frame
 
 @pytest.fixture(scope="module")
 def ensemble_run(tmp_path_factory):
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     spec = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
     config = TrainConfig(**{**FAST, "epochs": 3, "ensemble": 2})

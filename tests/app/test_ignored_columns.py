@@ -25,9 +25,9 @@ from tests.synthetic import planted_frame
 
 @pytest.fixture(scope="module")
 def wide_run(tmp_path_factory):
-    from training.config import TrainConfig
-    from training.spec import resolve_spec
-    from training.trainer import train
+    from training.data.spec import resolve_spec
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     frame = planted_frame(n=1200)
     frame["source"] = "web"  # constant

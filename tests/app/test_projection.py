@@ -120,8 +120,8 @@ def test_two_dimensional_embeddings_are_plotted_raw(tmp_path):
     from features.schema import FeatureSpec
     from tests.conftest import FAST
     from tests.synthetic import planted_frame
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     spec = FeatureSpec(target="label", task="binary", categorical=["color", "size"], numeric=["x"], embedding_dims={"size": 2})
     run = train(

@@ -30,7 +30,7 @@ def start(command: list[str], **env: str) -> subprocess.CompletedProcess:
 )
 def test_catembed_serve_refuses_an_invalid_setting_in_one_line(binary_run, name, value, says):
     result = start(
-        [sys.executable, "-m", "training.cli", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(free_port())],
         CATEMBED_MODEL_DIR=str(binary_run.path.parent),
         **{name: value},
     )

@@ -46,7 +46,7 @@ def test_quick_run_writes_every_method_and_a_table(tmp_path, capsys):
     assert run.main([*again, "--out", str(out)]) == 0
     labels = {(r["method"], r["overrides"]) for r in json.loads(out.read_text())["runs"]}
     assert ("lightgbm+emb-oof", "again") in labels and ("catembed", "") in labels
-    # out-of-fold vectors for LightGBM's training rows (training/out_of_fold.py), 2 folds when quick
+    # out-of-fold vectors for LightGBM's training rows (training/loop/out_of_fold.py), 2 folds when quick
     crossed = next(r for r in json.loads(out.read_text())["runs"] if r["method"] == "lightgbm+emb-oof")
     assert crossed["detail"]["folds"] == run.QUICK_FOLDS and crossed["detail"]["features"] == boosted["detail"]["features"]
 

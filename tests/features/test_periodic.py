@@ -36,7 +36,7 @@ def test_numpy_op_is_the_formula_feature_by_feature():
 def test_keras_layer_equals_the_numpy_op_after_training_moves_its_weights():
     import keras
 
-    from training.numeric_embedding import PeriodicEmbedding
+    from training.model.numeric_embedding import PeriodicEmbedding
 
     rng = np.random.default_rng(3)
     numeric = np.concatenate([rng.normal(size=(400, 4)), rng.uniform(-3.1, 3.1, size=(400, 4))]).astype(np.float32)
@@ -99,7 +99,7 @@ def test_weights_that_do_not_fit_are_refused():
 def test_staircase_columns_start_with_sharper_frequencies():
     """auto+plr starts the staircase features' frequencies at plr_step_sigma: the same draws
     as the others', rescaled, so the smooth features start exactly as under plr alone."""
-    from training.numeric_embedding import PeriodicEmbedding
+    from training.model.numeric_embedding import PeriodicEmbedding
 
     numeric = np.zeros((2, 5), np.float32)
     plain = PeriodicEmbedding([0, 2, 4], frequencies=64, dims=2, sigma=0.1, seed=7)

@@ -47,7 +47,7 @@ def test_expansion_keeps_the_input_and_appends_the_chosen_columns():
 
 
 def test_keras_layer_equals_the_numpy_op():
-    from training.numeric_embedding import PiecewiseLinearExpansion
+    from training.model.numeric_embedding import PiecewiseLinearExpansion
 
     rng = np.random.default_rng(3)
     numeric = np.concatenate([rng.normal(size=(500, 4)), rng.uniform(-6, 6, size=(500, 4))]).astype(np.float32)

@@ -11,8 +11,8 @@ import orjson
 import pandas as pd
 
 from app.predictor import Predictor
+from cli.main import main
 from features.artifacts import load_bundle
-from training.cli import main
 
 FEATURES = ["color", "city", "size", "x", "noise"]
 

@@ -69,7 +69,7 @@ def test_keep_cannot_shadow_a_prediction_column(binary_run, tmp_path, capsys):
 def test_one_process_imports_neither_ray_nor_tensorflow(binary_run, tmp_path):
     _inputs(binary_run).to_parquet(tmp_path / "in.parquet")
     code = (
-        "import sys; from training.cli import main; "
+        "import sys; from cli.main import main; "
         f"rc = main(['predict', {str(binary_run.path.parent)!r}, '--data', {str(tmp_path / 'in.parquet')!r}, "
         f"'--out', {str(tmp_path / 'out.parquet')!r}]); "
         "loaded = [m for m in ('ray', 'tensorflow', 'keras') if m in sys.modules]; "

@@ -5,13 +5,13 @@ import keras
 import numpy as np
 import pytest
 
+from cli.main import main
 from features.artifacts import load_bundle
 from features.errors import DataError
 from tests.synthetic import planted_frame, train_with_every_op
-from training.batch_ensemble import MEAN, BatchEnsembleModel
-from training.cli import main
-from training.config import TrainConfig
-from training.model import input_names
+from training.loop.config import TrainConfig
+from training.model.batch_ensemble import MEAN, BatchEnsembleModel
+from training.model.network import input_names
 
 MEMBERS = 4
 

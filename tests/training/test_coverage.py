@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli.main import command_parser
 from features.schema import FeatureSpec
 from tests.synthetic import planted_frame
-from training.cli import command_parser
-from training.config import TrainConfig, auto_shrinkage, seed_config
-from training.trainer import train
+from training.loop.config import TrainConfig, auto_shrinkage, seed_config
+from training.loop.trainer import train
 
 FAST = {"epochs": 2, "batch_size": 128, "hidden_units": (16,), "dropout": (0.0,)}
 SPEC = {"target": "label", "task": "binary", "categorical": ["color", "city", "size"], "numeric": ["x", "noise"]}

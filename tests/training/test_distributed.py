@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli.main import main
 from features.artifacts import list_versions, load_bundle
 from features.errors import DataError
 from tests.synthetic import planted_frame
 from tests.training.test_weight_average import served_holdout_loss_matches_the_best_epoch
-from training.cli import main
-from training.cluster import Cluster, cluster_from_env
+from training.distributed.cluster import Cluster, cluster_from_env
 
 CATEMBED = str(Path(sys.executable).parent / "catembed")
 FAST = ["--target", "label", "--name", "planted", "--epochs", "6", "--patience", "2", "--batch-size", "128"]
@@ -54,8 +54,8 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     # the served NumPy graph is the saved Keras model
     import keras
 
-    import training.batch_ensemble  # registers the layers for loading
-    import training.shrunk_embedding
+    import training.model.batch_ensemble  # registers the layers for loading
+    import training.model.shrunk_embedding
 
     model = keras.saving.load_model(bundle.path / "model.keras")
     rows = planted_frame(300, task="binary", seed=11)
@@ -175,9 +175,9 @@ def test_cluster_from_tf_config():
 
 def test_one_worker_never_imports_ray(tmp_path):
     code = (
-        "import sys; from training.cli import main; "
+        "import sys; from cli.main import main; "
         f"code = main(['train', '--data', {str(tmp_path / 'missing.csv')!r}, '--name', 'x', '--workers', '1']); "
-        "print(code, 'ray' in sys.modules, 'training.cluster' in sys.modules)"
+        "print(code, 'ray' in sys.modules, 'training.distributed.cluster' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert run.stdout.split() == ["2", "False", "True"], run.stderr[-2000:]  # through the train path, without Ray

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
+from cli.main import main
 from features.artifacts import load_bundle
 from features.errors import DataError
 from features.graph import InferenceGraph
 from features.schema import FeatureSpec
 from tests.conftest import FAST
 from tests.synthetic import planted_frame, train_with_every_op
-from training.cli import main
-from training.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
-from training.ensemble import stitch
+from training.export.ensemble_graph import stitch
+from training.loop.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
 
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
@@ -125,9 +125,9 @@ def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_pa
 
 
 def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_path):
-    from training.ensemble import member_folds
-    from training.fitting import MONITOR
-    from training.trainer import train
+    from training.loop.ensemble import member_folds
+    from training.loop.fitting import MONITOR
+    from training.loop.trainer import train
 
     frame = planted_frame(n=900, task="regression")
     spec = FeatureSpec(target="label", task="regression", categorical=["color", "city", "size"], numeric=["x", "noise"])

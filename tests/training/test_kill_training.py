@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from features.artifacts import list_versions, load_bundle
 from tests.synthetic import planted_frame
-from training.cli import main
 
 TINY = ["--epochs", "2", "--patience", "1", "--batch-size", "512", "--hidden", "8", "--seed", "3"]
 

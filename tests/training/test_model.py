@@ -1,8 +1,8 @@
 import keras
 import pytest
 
-from training.config import seed_config
-from training.model import build_model, embedding_size, input_names
+from training.loop.config import seed_config
+from training.model.network import build_model, embedding_size, input_names
 
 # the write-up's model.summary(): embedding params 60, 15, 20, 10, 10, 10, 15, 60, 20 at width 5
 SEED_TABLE_ROWS = [12, 3, 4, 2, 2, 2, 3, 12, 4]
@@ -48,8 +48,8 @@ def test_the_default_network_widens_with_the_training_rows(tmp_path):
     from features.artifacts import load_bundle
     from features.schema import FeatureSpec
     from tests.synthetic import planted_frame
-    from training.config import WIDE_ROWS, TrainConfig, auto_hidden_units, sized
-    from training.trainer import train
+    from training.loop.config import WIDE_ROWS, TrainConfig, auto_hidden_units, sized
+    from training.loop.trainer import train
 
     assert auto_hidden_units(WIDE_ROWS - 1) == (256, 128) and auto_hidden_units(WIDE_ROWS) == (512, 256)
     chosen = TrainConfig().with_overrides(hidden_units=(64,))
@@ -72,8 +72,8 @@ def test_the_default_network_widens_with_the_training_rows(tmp_path):
 @pytest.mark.parametrize(("architecture", "hidden"), [("default", [256, 128]), ("seed", [88, 128])])
 def test_the_demo_keeps_the_network_its_latency_targets_were_measured_on(tmp_path, architecture, hidden):
     """32,000 demo training rows would get 512-256 by the row rule; --demo pins 256-128 (not the seed preset's)."""
+    from cli.main import main
     from features.artifacts import load_bundle
-    from training.cli import main
 
     assert main(["train", "--demo", "--epochs", "1", "--architecture", architecture, "--out", str(tmp_path)]) == 0
     manifest = load_bundle(tmp_path / "flights").manifest

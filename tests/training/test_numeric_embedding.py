@@ -37,8 +37,8 @@ def test_log_link_target_round_trips_and_refuses_negative_values():
 
 
 def test_log_link_network_has_an_exp_head_and_positive_predictions(tmp_path):
-    from training.config import TrainConfig
-    from training.trainer import train
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
 
     rng = np.random.default_rng(5)
     n = 1500
@@ -95,7 +95,7 @@ def test_periodic_bundle_serves_what_keras_computes(artifact_root):
 )
 def test_periodic_settings_out_of_range_are_refused(field, value):
     from features.errors import DataError
-    from training.config import TrainConfig
+    from training.loop.config import TrainConfig
 
     with pytest.raises(DataError, match=field) as refused:
         TrainConfig(numeric_encoding="plr", **{field: value})
@@ -103,8 +103,8 @@ def test_periodic_settings_out_of_range_are_refused(field, value):
 
 
 def test_cli_refuses_a_bad_sigma_in_one_line(capsys, tmp_path):
+    from cli.main import main
     from tests.synthetic import planted_frame
-    from training.cli import main
 
     data = tmp_path / "t.csv"
     planted_frame(200).to_csv(data, index=False)
@@ -117,7 +117,7 @@ def test_cli_refuses_a_bad_sigma_in_one_line(capsys, tmp_path):
 
 
 def test_auto_gives_small_tables_periodic_embeddings_and_records_it(binary_run):
-    from training.config import PERIODIC_ROWS, TrainConfig, seed_config, sized
+    from training.loop.config import PERIODIC_ROWS, TrainConfig, seed_config, sized
 
     assert sized(TrainConfig(), PERIODIC_ROWS - 1, "binary").numeric_encoding == "auto+plr"
     assert sized(TrainConfig(), PERIODIC_ROWS, "binary").numeric_encoding == "auto"

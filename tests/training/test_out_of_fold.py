@@ -1,4 +1,4 @@
-"""Out-of-fold vectors (training/out_of_fold.py): real fold networks, real bundles, the real CLI."""
+"""Out-of-fold vectors (training/loop/out_of_fold.py): real fold networks, real bundles, the real CLI."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli.main import main
 from features.embedding_features import EmbeddingFeatures
-from training.cli import main
-from training.config import TrainConfig
-from training.out_of_fold import Rotation, out_of_fold_features
-from training.spec import resolve_spec
-from training.trainer import train
+from training.data.spec import resolve_spec
+from training.loop.config import TrainConfig
+from training.loop.out_of_fold import Rotation, out_of_fold_features
+from training.loop.trainer import train
 
 FOLDS = 3
 

@@ -15,9 +15,9 @@ from features.artifacts import sha256_of
 from features.schema import FeatureSpec
 from tests.conftest import FAST
 from tests.synthetic import planted_frame
-from training.config import TrainConfig
-from training.report import write_report
-from training.trainer import train
+from training.export.report import write_report
+from training.loop.config import TrainConfig
+from training.loop.trainer import train
 
 IMAGE = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//""", re.IGNORECASE)
@@ -106,7 +106,7 @@ def test_text_from_the_data_is_escaped(binary_run, tmp_path):
 
 
 def test_maps_show_raw_vectors_in_two_dimensions_and_the_top_principal_components_above():
-    from training.report_plots import projection
+    from training.export.report_plots import projection
 
     rng = np.random.default_rng(0)
     flat = rng.normal(size=(50, 2))

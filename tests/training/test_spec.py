@@ -4,7 +4,7 @@ import pytest
 
 from features.errors import DataError
 from features.schema import FeatureSpec
-from training.spec import dump_spec, infer_task, load_spec, resolve_spec
+from training.data.spec import dump_spec, infer_task, load_spec, resolve_spec
 
 
 def frame(n=200):

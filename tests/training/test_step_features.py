@@ -16,8 +16,8 @@ from features.numeric import NumericEncoder
 from features.schema import FeatureSpec
 from tests.app.conftest import records, settings_for
 from tests.conftest import FAST
-from training.config import TrainConfig
-from training.step_features import STEP_THRESHOLD, noise_margin, one_hot, step_features, step_scores
+from training.loop.config import TrainConfig
+from training.model.step_features import STEP_THRESHOLD, noise_margin, one_hot, step_features, step_scores
 
 NAMES = ("stair", "line", "curve", "noise")
 
@@ -65,8 +65,8 @@ def test_class_labels_are_judged_as_indicator_columns():
 
 
 def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
-    from training.stream_trainer import train_files
-    from training.trainer import train
+    from training.loop.stream_trainer import train_files
+    from training.loop.trainer import train
 
     frame = table(2400, seed=2)
     spec = FeatureSpec(target="price", task="regression", categorical=["shop"], numeric=list(NAMES))
@@ -106,7 +106,7 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
 
 
 def test_no_pick_builds_the_plain_network(tmp_path):
-    from training.trainer import train
+    from training.loop.trainer import train
 
     frame = table(1200, seed=4).drop(columns=["stair"])
     spec = FeatureSpec(target="price", task="regression", categorical=["shop"], numeric=["line", "curve", "noise"])

@@ -13,18 +13,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cli.main import main
 from features.artifacts import load_bundle
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, NumericMoments
 from tests.synthetic import planted_frame
 from tests.training.test_weight_average import served_holdout_loss_matches_the_best_epoch
-from training.cli import main
-from training.config import TrainConfig
-from training.row_source import units_of
-from training.statistics import StatisticsPass
-from training.stream import TrainingStream
-from training.stream_trainer import train_files
-from training.trainer import train
+from training.data.row_source import units_of
+from training.data.statistics_pass import StatisticsPass
+from training.data.stream import TrainingStream
+from training.loop.config import TrainConfig
+from training.loop.stream_trainer import train_files
+from training.loop.trainer import train
 
 SPEC = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
 FAST = TrainConfig(epochs=12, patience=3, batch_size=128, hidden_units=(32, 16), dropout=(0.0, 0.0))

@@ -11,8 +11,8 @@ import pytest
 
 from features.artifacts import load_bundle
 from features.schema import FeatureSpec
-from training.config import TrainConfig
-from training.trainer import train
+from training.loop.config import TrainConfig
+from training.loop.trainer import train
 
 RARE_EFFECT = 3.0  # rare shops all sell dearer than any frequent one
 FREQUENT_EFFECTS = np.linspace(-1.5, 1.5, 8)

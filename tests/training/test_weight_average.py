@@ -7,15 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli.main import main
 from features.artifacts import load_bundle
 from features.errors import DataError
 from features.schema import FeatureSpec
 from tests.conftest import FAST
 from tests.synthetic import planted_frame
-from training.cli import main
-from training.config import TrainConfig, seed_config
-from training.fitting import MONITOR, average_momentum
-from training.trainer import train
+from training.loop.config import TrainConfig, seed_config
+from training.loop.fitting import MONITOR, average_momentum
+from training.loop.trainer import train
 
 SPEC = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
 
@@ -87,11 +87,11 @@ def test_bad_weight_average_is_refused(capsys, tmp_path):
 
 
 def test_the_distributed_loop_reads_the_average_fit_swaps_in():
-    """training.distributed evaluates and keeps ``_served_weights``: after some steps they are
+    """training.distributed.strategy evaluates and keeps ``_served_weights``: after some steps they are
     the averages keras.callbacks.SwapEMAWeights swaps in under fit, not the last step's."""
     import keras
 
-    from training.distributed import _served_weights
+    from training.distributed.strategy import _served_weights
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((3,))

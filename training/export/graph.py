@@ -9,16 +9,16 @@ import numpy as np
 
 from features.expansion import ExpansionChain
 from features.graph import ACTIVATIONS, InferenceGraph
-from training.batch_ensemble import MemberAdapter, MemberHead, MemberMean
-from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
-from training.shrunk_embedding import ShrunkEmbedding
+from training.model.batch_ensemble import MemberAdapter, MemberHead, MemberMean
+from training.model.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
+from training.model.shrunk_embedding import ShrunkEmbedding
 
 PARITY_TOLERANCE = 1e-5
 _STRUCTURAL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Concatenate, keras.layers.Dropout)
 
 
 def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int) -> InferenceGraph:
-    """Read the weights out of the model built by training.model.build_model."""
+    """Read the weights out of the model built by training.model.network.build_model."""
     embeddings = [_table(model.get_layer(name)) for name in embedding_layers]
     ops: list[dict[str, Any]] = []
     expansion = []  # in the network's order: ramps, then periodic embeddings (features.expansion)

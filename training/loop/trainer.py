@@ -1,5 +1,5 @@
 """Training on a table held in memory: fit the encoders and the joint embedding network, then
-hand over to ``training.bundle_writer``. Tables too big for memory take ``training.stream_trainer``;
+hand over to ``training.export.bundle``. Tables too big for memory take ``training.loop.stream_trainer``;
 both fit the encoders through the same statistics (``features.statistics``)."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from features.encoder import TabularEncoder, to_float
 from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
-from training.bundle_writer import Fitted, TrainResult, example_row, train_summary, write_trained
-from training.config import TrainConfig, auto_batch_size, member_seed, sized
-from training.ensemble import combine, member_folds
-from training.fitting import (
+from training.export.bundle import Fitted, TrainResult, example_row, train_summary, write_trained
+from training.loop.config import TrainConfig, auto_batch_size, member_seed, sized
+from training.loop.ensemble import combine, member_folds
+from training.loop.fitting import (
     callbacks,
     class_weight,
     compiled_model,
@@ -166,7 +166,7 @@ def usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], Non
 
 def holdout_split(frame: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The positions of the training and holdout rows of ``frame`` (its usable rows), stratified
-    by class when every class has two rows; ``training.out_of_fold`` folds the same training rows."""
+    by class when every class has two rows; ``training.loop.out_of_fold`` folds the same training rows."""
     stratify = None
     if spec.task != "regression":
         counts = frame[spec.target].value_counts()

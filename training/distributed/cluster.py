@@ -71,4 +71,4 @@ def join(cluster: Cluster) -> tf.distribute.Strategy:
     try:
         return tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as exc:  # "Collective ops must be configured at program startup"
-        raise RuntimeError(f"{exc}: call training.cluster.join(cluster) before any TensorFlow op") from None
+        raise RuntimeError(f"{exc}: call training.distributed.cluster.join(cluster) before any TensorFlow op") from None

@@ -25,11 +25,14 @@ from features.errors import DataError, InvalidInput
 from features.schema import FeatureSpec
 from features.sources import schema
 from features.target import LabelTarget, ScaledTarget
-from training.bundle_writer import Fitted, TrainResult, write_trained
-from training.config import TrainConfig, auto_batch_size, member_seed, sized
-from training.distributed import cluster_from_env, fit_distributed
-from training.ensemble import combine
-from training.fitting import (
+from training.data.row_source import fingerprint, known_rows, units_of
+from training.data.statistics_pass import VALID_ROWS_CAP, PassResult, StatisticsPass
+from training.data.stream import TrainingStream
+from training.distributed.strategy import cluster_from_env, fit_distributed
+from training.export.bundle import Fitted, TrainResult, write_trained
+from training.loop.config import TrainConfig, auto_batch_size, member_seed, sized
+from training.loop.ensemble import combine
+from training.loop.fitting import (
     MONITOR,
     callbacks,
     class_weight,
@@ -38,9 +41,6 @@ from training.fitting import (
     ple_features,
     target_array,
 )
-from training.row_source import fingerprint, known_rows, units_of
-from training.statistics import VALID_ROWS_CAP, PassResult, StatisticsPass
-from training.stream import TrainingStream
 
 MIN_ROWS = 10
 STREAM_FILE_BYTES = 512 << 20  # a single file above this streams instead of loading

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
+from cli.native_log import held_native_log
 from features.errors import CatembedError
-from training.native_log import held_native_log
 
 
 def _native(text: str) -> None:

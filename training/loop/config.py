@@ -22,7 +22,7 @@ class TrainConfig:
     l2: float = 1e-5
     batch_norm: bool = False
     activation: str = "relu"
-    embedding_rule: str = "fastai"  # "fastai" | "half"; see training.model.embedding_size
+    embedding_rule: str = "fastai"  # "fastai" | "half"; see training.model.network.embedding_size
     embedding_dim: int | None = None  # one size for every feature (the seed uses 5)
     embedding_cap: int | None = None  # upper bound on the rule's size (None: the rule's own cap)
     embedding_l2: float = 0.0  # L2 penalty on the embedding tables
@@ -34,7 +34,7 @@ class TrainConfig:
     # vocabulary by count (memory), not for quality: None keeps every value.
     min_frequency: int = 5
     max_categories: int | None = None
-    # Shrinkage of each value's vector toward the unknown vector (training/shrunk_embedding.py):
+    # Shrinkage of each value's vector toward the unknown vector (training/model/shrunk_embedding.py):
     # e_0 + s_c·d_c, s_c = n_c/(n_c + k), L2 deviation_l2 on d_c; fold_k > 0 also folds value c
     # into row 0 with probability fold_k/(n_c + fold_k) during training. k = shrinkage; None =
     # auto_shrinkage (a share of the training rows); 0 is a plain Embedding (the seed preset).
@@ -49,7 +49,7 @@ class TrainConfig:
     target_scale: str = "linear"
     numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
     # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
-    # (features/piecewise_linear.py); "auto": only the staircase features (training/step_features.py);
+    # (features/piecewise_linear.py); "auto": only the staircase features (training/model/step_features.py);
     # "none": the scores alone. "auto" won or tied on all six bench sets (docs/coverage.md): it
     # picks nothing where PLE hurt (flights, diamonds) and the staircases where it helps.
     numeric_encoding: str = "auto"
@@ -80,7 +80,7 @@ class TrainConfig:
     # regression scores vary by seed: diamonds −1.8 % RMSE, no set worse (docs/coverage.md).
     weight_average: float = 1.0
     # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
-    # (training/ensemble.py); K× the training time and the served network's work. None: auto
+    # (training/loop/ensemble.py); K× the training time and the served network's work. None: auto
     # (``auto_ensemble``: AUTO_MEMBERS for regression tables under ENSEMBLE_ROWS training rows).
     ensemble: int | None = None
     # "shared": every member trains on the same rows and early-stops on the one holdout, which
@@ -89,7 +89,7 @@ class TrainConfig:
     # then out-of-fold). Folds used every row but did not win: hotel_rates −0.07 RMSE, diamonds
     # +3.0 (3 seeds; docs/coverage.md). Streamed ensembles always share the holdout.
     ensemble_holdout: str = "shared"
-    # K > 1: a batch ensemble (training/batch_ensemble.py, TabM-mini): K members share every
+    # K > 1: a batch ensemble (training/model/batch_ensemble.py, TabM-mini): K members share every
     # hidden weight and differ by an input adapter and a head; one training, K× the dense work.
     batch_ensemble: int = 1
     seed: int = 0
@@ -219,7 +219,7 @@ def auto_hidden_units(train_rows: int) -> tuple[int, int]:
     −4.2 RMSE as one network; five such networks −4.5 ± 1.0 against five 256-128 ones, on 9
     of 10 seeds) and lost or tied on the small ones (ames +4 % RMSE, lending_club −0.0025 AUC;
     docs/coverage.md). It doubles the graph's time for a large batch, which is why the demo,
-    the service's latency reference, keeps 256-128 (training.data.DEMO_HIDDEN)."""
+    the service's latency reference, keeps 256-128 (training.data.tables.DEMO_HIDDEN)."""
     return (512, 256) if train_rows >= WIDE_ROWS else (256, 128)
 
 

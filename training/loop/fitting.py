@@ -13,10 +13,9 @@ from features.encoder import TabularEncoder
 from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
-from training.config import TrainConfig, auto_batch_size, auto_shrinkage
-from training.model import build_model, embedding_dims
-from training.report import curve_metric
-from training.step_features import one_hot, step_features
+from training.loop.config import TrainConfig, auto_batch_size, auto_shrinkage
+from training.model.network import build_model, embedding_dims
+from training.model.step_features import one_hot, step_features
 
 FIT_LOSS = "fit_loss"
 MONITOR = f"val_{FIT_LOSS}"  # early stopping and the best epoch: the holdout loss without penalties
@@ -85,7 +84,7 @@ def ple_features(
     log: Callable[[str], None],
 ) -> tuple[list[int], dict[str, Any]]:
     """(the numeric features, by position, that ``numeric_encoding="auto"`` expands because
-    their effect on y is a staircase (training/step_features.py); the manifest entry naming the
+    their effect on y is a staircase (training/model/step_features.py); the manifest entry naming the
     expanded features: every one under "ple", auto's pick, none under "none"; every one gets a
     periodic embedding under "plr"). inputs: the
     model inputs of the rows to judge on, y: their encoded target. Auto's pick is logged."""
@@ -116,6 +115,16 @@ def target_array(target: LabelTarget | ScaledTarget, y: Any, task: str, config: 
     if task == "regression" or (task == "binary" and config.binary_head == "sigmoid"):
         return encoded.astype(np.float32).reshape(-1, 1)
     return encoded
+
+
+def curve_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:
+    """The metric compiled next to the loss so the history has a curve people read: it is only
+    measured, never optimised, so the trained weights are the same with or without it."""
+    if task == "regression":
+        return keras.metrics.MeanAbsoluteError(name="mae")
+    if task == "binary" and config.binary_head == "sigmoid":
+        return keras.metrics.AUC(name="auc")
+    return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
 def fit_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:

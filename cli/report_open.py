@@ -1,6 +1,6 @@
 """``catembed report``: find a bundle's ``report.html``, check it, and print its path or open it.
 
-Kept apart from ``training.report`` so that finding a file does not import Keras or Matplotlib.
+Kept apart from ``training.export.report`` so that finding a file does not import Keras or Matplotlib.
 """
 
 from __future__ import annotations
@@ -8,10 +8,8 @@ from __future__ import annotations
 import webbrowser
 from pathlib import Path
 
-from features.artifacts import list_versions, read_manifest, sha256_of
+from features.artifacts import REPORT, list_versions, read_manifest, sha256_of
 from features.errors import BundleError, NotFound
-
-REPORT = "report.html"
 
 
 def locate_report(model_dir: Path, version: int | None = None) -> Path:

@@ -12,16 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 
+from features.artifacts import REPORT
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
-from training import report_plots as plots
-from training.config import TrainConfig
-from training.report_open import REPORT
-from training.spec import dump_spec
+from training.data.spec import dump_spec
+from training.export import report_plots as plots
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;max-width:1100px;margin:0 auto;padding:24px}
@@ -34,16 +32,6 @@ nav a{margin-right:12px}section.half{display:inline-block;vertical-align:top;mar
 .feature{display:inline-block;vertical-align:top;width:520px;margin-right:16px}.feature table{font-size:12px}
 """
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
-
-
-def curve_metric(task: str, config: TrainConfig) -> keras.metrics.Metric:
-    """The metric compiled next to the loss so the history has a curve people read: it is only
-    measured, never optimised, so the trained weights are the same with or without it."""
-    if task == "regression":
-        return keras.metrics.MeanAbsoluteError(name="mae")
-    if task == "binary" and config.binary_head == "sigmoid":
-        return keras.metrics.AUC(name="auc")
-    return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
 def write_report(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CATEMBED = [sys.executable, "-m", "training.cli", "report"]
+CATEMBED = [sys.executable, "-m", "cli.main", "report"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 
 from features.errors import DataError
-from training.batch_ensemble import training_losses
-from training.cluster import Cluster, WorkerLost, cluster_from_env, join
-from training.config import TrainConfig
+from training.distributed.cluster import Cluster, WorkerLost, cluster_from_env, join
+from training.loop.config import TrainConfig
+from training.model.batch_ensemble import training_losses
 
 __all__ = ["Cluster", "WorkerLost", "cluster_from_env", "fit_distributed", "join"]
 

@@ -6,13 +6,13 @@ The concatenated input x is copied K times and member k's copy is scaled element
 adapter r_k (started at random signs, then trained), so the K members see K different
 projections of one shared first layer. Every dense layer after that is shared, applied to the
 (n, K, width) tensor; each member has its own head; the prediction is the mean of the members'
-outputs (probabilities or values), as in ``training/ensemble.py``.
+outputs (probabilities or values), as in ``training/loop/ensemble.py``.
 
 Each member is trained on its own loss (the mean of the K members' losses), not the loss of the
 mean: that is what keeps them apart. Early stopping, the plateau schedule and the metrics see
 the mean, which is what is served.
 
-Serving needs no new op. ``training/export.py`` writes member k's first layer as
+Serving needs no new op. ``training/export/graph.py`` writes member k's first layer as
 ``diag(r_k) · W1`` (one dense layer K·units wide, so the graph's gather-and-add projection still
 applies), the shared layers as ``grouped_dense`` with K copies of their kernel, the heads as one
 ``grouped_dense``, then ``member_mean``: the graph the K-seed ensemble uses.

@@ -10,10 +10,10 @@ from keras import layers, regularizers
 
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
-from training.batch_ensemble import MEAN, BatchEnsembleModel, MemberAdapter, MemberHead, MemberMean
-from training.config import TrainConfig
-from training.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
-from training.shrunk_embedding import ShrunkEmbedding
+from training.loop.config import TrainConfig
+from training.model.batch_ensemble import MEAN, BatchEnsembleModel, MemberAdapter, MemberHead, MemberMean
+from training.model.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
+from training.model.shrunk_embedding import ShrunkEmbedding
 
 
 def embedding_size(n_indices: int, rule: str = "fastai") -> int:
@@ -79,9 +79,9 @@ def build_model(
     a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.shrinkage``) they make each
     table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
     link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
-    the scores that get a piecewise-linear expansion (training/numeric_embedding.py) when
+    the scores that get a piecewise-linear expansion (training/model/numeric_embedding.py) when
     ``config.numeric_encoding`` is "ple" (every feature's) or "auto"/"auto+plr"
-    (training/step_features.py); periodic_columns: those that get periodic embeddings under
+    (training/model/step_features.py); periodic_columns: those that get periodic embeddings under
     "plr" and "auto+plr" (every score).
     """
     inputs, parts = [], []
@@ -137,7 +137,7 @@ def build_model(
         x = MemberAdapter(members, seed=config.seed * 1000 + 998, name="member_adapter")(x)
     regularizer = regularizers.l2(config.l2) if config.l2 else None
     if config.hidden_units is None:  # the trainers size the config once the training rows are counted
-        raise TypeError("build_model needs concrete hidden_units: pass training.config.sized(config, rows, task)")
+        raise TypeError("build_model needs concrete hidden_units: pass training.loop.config.sized(config, rows, task)")
     for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
         if config.batch_norm:

@@ -2,7 +2,7 @@
 
 Ray only places the processes: its ``TensorflowTrainer`` (Ray Train V2) sets ``TF_CONFIG`` for
 each worker, and from there the run is exactly the one any ``TF_CONFIG`` launcher gives
-(training/distributed.py): every worker reads its share of the data, the chief writes the bundle.
+(training/distributed/strategy.py): every worker reads its share of the data, the chief writes the bundle.
 Ray is the optional extra ``catembed[distributed]``, imported only from here, only when N ≥ 2.
 
 On one machine there is no cluster to join, so a local one is started with explicit resources:
@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from features.errors import CatembedError
@@ -25,8 +26,10 @@ class WorkerFailed(Exception):
     """A worker's non-CatembedError failure, reduced to one line the driver can print."""
 
 
-def train_on_ray(argv: list[str], workers: int) -> int:
-    """Run ``catembed train *argv`` on ``workers`` Ray workers; 0 once all of them have finished."""
+def train_on_ray(argv: list[str], workers: int, entry: Callable[..., int]) -> int:
+    """Run ``entry(["train", *argv])`` (the ``catembed`` command, handed over by the CLI so this
+    package never imports the layer above it) on ``workers`` Ray workers; 0 once all of them
+    have finished."""
     try:
         import ray
         from ray.train.v2.api.config import RunConfig, ScalingConfig
@@ -51,7 +54,7 @@ def train_on_ray(argv: list[str], workers: int) -> int:
     env.update({name: os.environ[name] for name in ("CATEMBED_WORKTREE",) if name in os.environ})
     trainer = TensorflowTrainer(
         train_loop_per_worker=_worker,
-        train_loop_config={"argv": argv, "cwd": os.getcwd()},
+        train_loop_config={"argv": argv, "cwd": os.getcwd(), "entry": entry},
         scaling_config=ScalingConfig(
             num_workers=workers,
             use_gpu=False,
@@ -75,10 +78,8 @@ def _worker(config: dict[str, Any]) -> None:
     """One Ray Train worker: ``catembed train`` in this process, with TF_CONFIG set by Ray."""
     if os.path.isdir(config["cwd"]):  # relative --data and --out paths mean what they meant to the user
         os.chdir(config["cwd"])
-    from training.cli import main
-
     try:
-        code = main(["train", *config["argv"]], raise_errors=True)
+        code = config["entry"](["train", *config["argv"]], raise_errors=True)
     except CatembedError:
         raise
     except Exception as exc:

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli.main import main
 from features.artifacts import list_versions, load_bundle, write_bundle
 from tests.synthetic import planted_frame
-from training.cli import main
 
 FAST = ["--epochs", "20", "--patience", "3", "--batch-size", "128", "--hidden", "32,16", "--seed", "3"]
 

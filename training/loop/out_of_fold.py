@@ -30,8 +30,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from features.embedding_features import EmbeddingFeatures
 from features.errors import DataError
 from features.schema import FeatureSpec
-from training.config import TrainConfig, sized
-from training.trainer import holdout_split, train, usable_rows
+from training.loop.config import TrainConfig, sized
+from training.loop.trainer import holdout_split, train, usable_rows
 
 MIN_FOLDS = 2
 OUTPUT_FORMATS = (".parquet", ".csv")
@@ -103,7 +103,7 @@ def out_of_fold_features(
 ) -> OutOfFold:
     """Cross-fitted vectors for the rows the bundle at ``bundle`` (a version folder, as
     ``TrainResult.path``) was trained from: ``frame``, ``spec``, ``config`` and ``valid`` are
-    what ``training.trainer.train`` got for it."""
+    what ``training.loop.trainer.train`` got for it."""
     check_folds(folds)
     check_spec(spec)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())

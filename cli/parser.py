@@ -1,6 +1,6 @@
 """The ``catembed`` command line: every subcommand's options and their parsing helpers.
 
-Kept apart from ``training.cli``, which runs the commands, so the options read as one list.
+Kept apart from ``cli.main``, which runs the commands, so the options read as one list.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from features.errors import CatembedError
-from training.config import NUMERIC_ENCODINGS
+from training.loop.config import NUMERIC_ENCODINGS
 
 Handler = Callable[[argparse.Namespace], int]
 

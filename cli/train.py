@@ -1,43 +1,17 @@
-"""The ``catembed`` command: train, predict, export-embeddings, report, serve.
-
-Heavy imports (TensorFlow, pandas) happen inside the commands that need them, so
-``catembed serve`` starts without TensorFlow and ``catembed --help`` is instant.
-"""
+"""``catembed train``: check the options, then train here, on Ray workers (``--workers N``) or as
+one TF_CONFIG worker; TensorFlow is imported only once the options are known to be usable."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from cli.parser import dims, floats, ints, names
 from features.errors import CatembedError
-from training.cli_parser import build_parser, dims, floats, ints, names
-
-EXIT_USAGE = 2
 
 
-def main(argv: list[str] | None = None, *, raise_errors: bool = False) -> int:
-    """raise_errors: let a CatembedError propagate (a Ray worker hands it to the driver)."""
-    parser = command_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return EXIT_USAGE
-    try:
-        return int(args.func(args) or 0)
-    except CatembedError as exc:
-        if raise_errors:
-            raise
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-def _train(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
     if args.workers > 1 and (args.ensemble or 1) > 1:  # members train one after the other on one process
@@ -45,23 +19,23 @@ def _train(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.out_of_fold:  # the fold networks need the whole table in one process
         raise CatembedError("--out-of-fold trains in memory on one process; use --workers 1", field="out_of_fold")
     if args.out_of_fold:
-        from training.out_of_fold import check_folds, check_output
+        from training.loop.out_of_fold import check_folds, check_output
 
         check_folds(args.folds)  # before any training: a refused option costs nothing
         check_output(Path(args.out_of_fold))
     if args.workers > 1:
-        from training.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
+        from training.distributed.ray_launch import WorkerFailed, train_on_ray  # Ray only when asked for
 
         try:
             # each worker runs the same command; the last --workers wins (abbreviations included)
-            return train_on_ray([*args.argv[1:], "--workers", "1"], args.workers)
+            return train_on_ray([*args.argv[1:], "--workers", "1"], args.workers, args.entry)
         except WorkerFailed as exc:
             print(f"error: training failed: {exc}", file=sys.stderr)
             return 1
-    from training.native_log import held_native_log
+    from cli.native_log import held_native_log
 
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
-        from training.cluster import WorkerLost, cluster_from_env, join
+        from training.distributed.cluster import WorkerLost, cluster_from_env, join
 
         cluster = cluster_from_env()  # a malformed TF_CONFIG fails here, before any work
         if cluster is not None and args.out_of_fold:  # before joining, as for the ensemble below
@@ -73,19 +47,19 @@ def _train(args: argparse.Namespace) -> int:
         if cluster is not None:
             join(cluster)  # before any TensorFlow op: the collective configures the runtime
         try:
-            return _train_quietly(args)
+            return _train_here(args)
         except WorkerLost as exc:  # not bad input (exit 2), and not a crash of ours (a traceback)
             print(f"error: training failed: {exc}", file=sys.stderr)
             return 1
 
 
-def _train_quietly(args: argparse.Namespace) -> int:
-    from training.config import PRESETS
-    from training.data import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
-    from training.row_source import head_frame
-    from training.spec import dump_spec, load_spec, resolve_spec
-    from training.stream_trainer import should_stream, train_files
-    from training.trainer import train
+def _train_here(args: argparse.Namespace) -> int:
+    from training.data.row_source import head_frame
+    from training.data.spec import dump_spec, load_spec, resolve_spec
+    from training.data.tables import DEMO_DATA, DEMO_HIDDEN, DEMO_SPEC, read_table
+    from training.loop.config import PRESETS
+    from training.loop.stream_trainer import should_stream, train_files
+    from training.loop.trainer import train
 
     if args.demo:
         args.data = args.data or str(DEMO_DATA)
@@ -100,7 +74,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
     from features.artifacts import check_name
 
     check_name(args.name)
-    from training.cluster import cluster_from_env
+    from training.distributed.cluster import cluster_from_env
 
     # a TF_CONFIG worker always streams: each reads only its share of the files, never the whole table
     streaming = should_stream(args.data, args.stream) or cluster_from_env() is not None
@@ -118,7 +92,7 @@ def _train_quietly(args: argparse.Namespace) -> int:
         spec=load_spec(args.spec) if args.spec else None,
     )
     if args.out_of_fold:
-        from training.out_of_fold import check_spec
+        from training.loop.out_of_fold import check_spec
 
         check_spec(spec)  # before training, not after it
     print("resolved spec (saved as spec.yaml in the bundle; edit it and pass --spec to train again):")
@@ -153,94 +127,9 @@ def _train_quietly(args: argparse.Namespace) -> int:
         valid = read_table(args.valid) if args.valid else None
         result = train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
         if args.out_of_fold:
-            from training.out_of_fold import out_of_fold_features
+            from training.loop.out_of_fold import out_of_fold_features
 
             crossed = out_of_fold_features(frame, spec, config, result.path, folds=args.folds, valid=valid)
             crossed.save(Path(args.out_of_fold))
             print(f"out-of-fold vectors of {len(crossed.rows):,} rows × {len(crossed.names)} columns: {args.out_of_fold}")
     return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    from scoring.run import predict_files  # pyarrow and NumPy only: no TensorFlow
-
-    summary = predict_files(
-        args.model_dir,
-        args.data,
-        Path(args.out),
-        version=args.version,
-        keep=names(args.keep) or [],
-        on_error=args.on_error,
-        batch_rows=args.batch_rows,
-        workers=args.workers,
-    )
-    print("\n".join(summary.lines()))
-    return 0
-
-
-def _export_embeddings(args: argparse.Namespace) -> int:
-    from training.embeddings_export import export_embeddings
-
-    written = export_embeddings(Path(args.model_dir), Path(args.out), args.format, args.version)
-    for path in written:
-        print(path)
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from training.report_open import locate_report, open_report
-
-    path = locate_report(Path(args.model_dir), args.version)
-    why_not = open_report(path) if args.open else None
-    print(path)
-    if why_not:
-        print(f"not opened: {why_not}", file=sys.stderr)
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import signal
-
-    import uvicorn
-
-    from app.logs import configure_logging
-    from app.settings import load_settings
-
-    # flags win over the environment; the workers uvicorn spawns read the same environment
-    flags = (
-        ("model_dir", "MODEL_DIR"),
-        ("model_repository", "MODEL_REPOSITORY"),
-        ("workers", "WORKERS"),
-        ("log_level", "LOG_LEVEL"),
-    )
-    for flag, name in flags:
-        if getattr(args, flag) is not None:
-            os.environ[f"CATEMBED_{name}"] = str(getattr(args, flag))
-    if args.access_log:
-        os.environ["CATEMBED_ACCESS_LOG"] = "true"
-    settings = load_settings()  # invalid settings: one clear line and exit 2, before anything starts
-    configure_logging(settings.log_level, settings.log_format)
-    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a drained
-    # shutdown is a success, so the re-raised SIGTERM lands here and the exit code is 0
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        log_config=None,  # create_app configures logging (JSON lines by default)
-        access_log=False,  # ours is CATEMBED_ACCESS_LOG, with the request id
-        timeout_graceful_shutdown=settings.graceful_timeout,
-    )
-    return 0
-
-
-def command_parser() -> argparse.ArgumentParser:
-    handlers = {"train": _train, "predict": _predict, "export-embeddings": _export_embeddings, "report": _report, "serve": _serve}
-    return build_parser(handlers)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

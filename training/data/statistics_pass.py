@@ -26,8 +26,8 @@ from features.arrow_batch import numbers
 from features.errors import DataError, InvalidInput
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, TableStatistics
-from training.row_source import Unit, read_unit
-from training.split import holdout_mask
+from training.data.row_source import Unit, read_unit
+from training.data.split import holdout_mask
 
 SAMPLE_ROWS = 500_000  # numeric sample: quantile ranks within ~0.1 % (1/√n) beyond this many rows
 VALID_ROWS_CAP = 200_000  # holdout rows kept for validation, whatever the size of the data

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from features.errors import DataError
 from features.sources import Source, batches, check_columns, resolve, schema
-from training.split import file_key
+from training.data.split import file_key
 
 READ_ROWS = 65_536  # rows per record batch: large enough for Arrow's C loops, small next to a row group
 
@@ -26,7 +26,7 @@ READ_ROWS = 65_536  # rows per record batch: large enough for Arrow's C loops, s
 @dataclass(frozen=True)
 class Unit:
     source: Source
-    key: int  # training.split.file_key of the file's path relative to the data root
+    key: int  # training.data.split.file_key of the file's path relative to the data root
     row_group: int | None  # None: the whole file (CSV)
     first_row: int
     rows: int | None  # None: unknown until read (CSV)

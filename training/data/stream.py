@@ -21,8 +21,8 @@ import tensorflow as tf
 from features.arrow_batch import encode_batch
 from features.encoder import TabularEncoder
 from features.errors import DataError, InvalidInput
-from training.row_source import Unit, read_unit
-from training.split import holdout_mask
+from training.data.row_source import Unit, read_unit
+from training.data.split import holdout_mask
 
 SHUFFLE_ROWS = 262_144  # encoded rows held for shuffling: ~25 MB for a dozen features
 
@@ -87,7 +87,7 @@ class TrainingStream:
         return self._view(lambda: self.batches(batch_size, next(epochs), worker, workers, steps), batch_size)
 
     def dataset_fn(self, batch_size: int, steps: int) -> Callable[[int, int, int], tf.data.Dataset]:
-        """For training.distributed: (worker, workers, epoch) → that worker's epoch."""
+        """For training.distributed.strategy: (worker, workers, epoch) → that worker's epoch."""
 
         def make(worker: int, workers: int, epoch: int) -> tf.data.Dataset:
             return self._view(lambda: self.batches(batch_size, epoch, worker, workers, steps), batch_size)

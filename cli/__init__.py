@@ -1,0 +1,1 @@
+"""The ``catembed`` command line, above ``training``, ``app`` and ``scoring``."""

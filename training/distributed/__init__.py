@@ -1,0 +1,2 @@
+"""Training on many workers: TF_CONFIG clusters, the MultiWorkerMirroredStrategy loop and the
+Ray launcher."""

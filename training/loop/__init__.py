@@ -1,0 +1,1 @@
+"""Fitting: the settings, the compiled network, the trainers, ensembles and out-of-fold vectors."""

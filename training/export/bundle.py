@@ -24,11 +24,11 @@ from features.encoder import TabularEncoder
 from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
-from training.loop import metrics
 from training.data.spec import dump_spec
 from training.export.ensemble_graph import stitch
 from training.export.graph import check_parity, to_graph
 from training.export.report import write_report
+from training.loop import metrics
 from training.loop.config import TrainConfig
 from training.loop.fitting import MONITOR
 from training.model.network import input_names

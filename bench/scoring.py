@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "training" / "demo" / "flights_sample.parquet"
+SAMPLE = ROOT / "training" / "data" / "demo" / "flights_sample.parquet"
 RESULTS = ROOT / "bench" / "results" / "scoring.json"
 CATEMBED = Path(sys.executable).parent / "catembed"
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.app.conftest import assert_error, settings_for
-from tests.training.test_report_cli import without_report
+from tests.cli.test_report_command import without_report
 
 
 def test_serves_the_bundles_report(client, binary_run):

@@ -10,11 +10,13 @@ import numpy as np
 from features.expansion import ExpansionChain
 from features.graph import ACTIVATIONS, InferenceGraph
 from training.model.batch_ensemble import MemberAdapter, MemberHead, MemberMean
+from training.model.mixed_embedding import MixedEmbedding
 from training.model.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.model.shrunk_embedding import ShrunkEmbedding
 
 PARITY_TOLERANCE = 1e-5
 _STRUCTURAL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Concatenate, keras.layers.Dropout)
+_TABLES = (keras.layers.Embedding, ShrunkEmbedding, MixedEmbedding)
 
 
 def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int) -> InferenceGraph:
@@ -27,7 +29,7 @@ def to_graph(model: keras.Model, embedding_layers: list[str], numeric_width: int
         if isinstance(layer, (PiecewiseLinearExpansion, PeriodicEmbedding)):
             expansion.append(layer.expansion())
             continue
-        if isinstance(layer, (*_STRUCTURAL, keras.layers.Embedding, ShrunkEmbedding)):
+        if isinstance(layer, (*_STRUCTURAL, *_TABLES)):
             continue
         if isinstance(layer, MemberAdapter):
             adapter = layer.get_weights()[0]
@@ -91,8 +93,8 @@ def _member_dense(
 
 
 def _table(layer: keras.layers.Layer) -> np.ndarray:
-    """A feature's lookup table: a ShrunkEmbedding's effective e_0 + s_c·d_c, else the weights."""
-    return layer.table() if isinstance(layer, ShrunkEmbedding) else layer.get_weights()[0]
+    """A feature's lookup table: a shrunk or mixed table's effective e_0 + s_c·d_c, else the weights."""
+    return layer.table() if isinstance(layer, (ShrunkEmbedding, MixedEmbedding)) else layer.get_weights()[0]
 
 
 def _activation_name(function: Any) -> str:

@@ -63,6 +63,7 @@ bench-scale: $(STAMP)  # docs/scale.md: peak RSS of streaming training at 1M/4M/
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	nice -n 10 $(BIN)/python -m bench.scale
 	nice -n 10 $(BIN)/python -m bench.stats_engines --rows 16000000
+	nice -n 10 $(BIN)/python -m bench.vocab_scaling  # issue 26: rows/s and peak RSS against the ID's vocabulary
 
 # Known vulnerabilities in what the service ships: the serving dependency closure, pinned to the
 # installed versions. --strict: a package the service cannot look up is a failure, not a pass.

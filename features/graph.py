@@ -33,6 +33,7 @@ from features.graph_ops import ACTIVATIONS, compile_op
 # Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
 CHUNK_ROWS = 1024
+PROJECT_ROWS = 16_384  # table rows per float64 block of the first layer's projection (~64 MB at 512 units)
 
 
 class InferenceGraph:
@@ -105,7 +106,8 @@ class InferenceGraph:
         """One row, given as one index per categorical feature: the single-record fast path."""
         if self._projected is None:
             return self([np.asarray([c], dtype=np.int32) for c in codes], None if numeric is None else numeric.reshape(1, -1))
-        rows = self._projected_biased.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
+        rows = self._projected.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
+        rows[0] = self._biased_first_table()[codes[0]]  # the bias rides on the first feature's row
         x = np.add.reduce(rows, axis=0)
         if numeric is not None:
             if self.expansion is not None:
@@ -120,23 +122,41 @@ class InferenceGraph:
 
     def _project_first_layer(self) -> None:
         self._projected: np.ndarray | None = None
+        self._first_biased: np.ndarray | None = None
         if not self.embeddings or not self.layers or self.layers[0]["op"] != "dense":
             return
         kernel = np.asarray(self.layers[0]["kernel"], dtype=np.float64)
-        parts, row = [], 0
+        # float64 products in blocks of rows, each rounded once into the float32 result: the
+        # same numbers as one product per table, without a float64 copy of every table (a
+        # 100,000-value table × 512 units is 400 MB in float64)
+        self._projected = np.empty((sum(len(t) for t in self.embeddings), kernel.shape[1]), dtype=np.float32)
+        row = start = 0
         for table in self.embeddings:
             width = table.shape[1]
-            parts.append(table.astype(np.float64) @ kernel[row : row + width])
+            for first in range(0, len(table), PROJECT_ROWS):
+                block = table[first : first + PROJECT_ROWS].astype(np.float64) @ kernel[row : row + width]
+                self._projected[start + first : start + first + len(block)] = block
             row += width
+            start += len(table)
         self._offsets = np.cumsum([0] + [len(t) for t in self.embeddings[:-1]]).astype(np.intp)
         self._offset_list: list[int] = self._offsets.tolist()
-        self._projected = np.concatenate(parts).astype(np.float32)
-        parts[0] = parts[0] + self.layers[0]["bias"]  # one row: the bias rides on the first feature's rows
-        self._projected_biased = np.concatenate(parts).astype(np.float32)
         self._numeric_kernel = np.ascontiguousarray(self.layers[0]["kernel"][row:], dtype=np.float32)
         self._bias = np.asarray(self.layers[0]["bias"], dtype=np.float32)
         self._first_activation = ACTIVATIONS[self.layers[0].get("activation", "linear")]
         self._rows_needed = any(layer.get("activation") == "softmax" for layer in self.layers)
+
+    def _biased_first_table(self) -> np.ndarray:
+        """The first feature's projected rows with the bias added (in float64, then float32): the
+        single-record path adds the bias with them. Built on the first single record."""
+        if self._first_biased is None:
+            kernel = np.asarray(self.layers[0]["kernel"], dtype=np.float64)
+            table = self.embeddings[0]
+            biased = np.empty((len(table), kernel.shape[1]), dtype=np.float32)
+            for first in range(0, len(table), PROJECT_ROWS):
+                block = table[first : first + PROJECT_ROWS].astype(np.float64) @ kernel[: table.shape[1]]
+                biased[first : first + len(block)] = block + self.layers[0]["bias"]
+            self._first_biased = biased
+        return self._first_biased
 
     def _first_layer(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         assert self._projected is not None

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def op_times(logdir: str, steps: int) -> dict:
     plane = next(p for p in space.planes if p.name.startswith("/host:CPU"))
     names = plane.event_metadata
     shares: collections.Counter = collections.Counter()
+    top: collections.Counter = collections.Counter()
     calls = 0.0
     for line in plane.lines:
         for event in line.events:
@@ -67,11 +69,16 @@ def op_times(logdir: str, steps: int) -> dict:
             ms = event.duration_ps / 1e9
             if line.name.startswith("tf_Compute") and ":" in name.replace("::", ""):
                 shares[category(name)] += ms / steps
+                top[name.replace("StatefulPartitionedCall/", "")] += ms / steps
             elif name == "IteratorGetNextOp::DoCompute":  # a step waiting for its batch
                 shares["waiting for the input pipeline"] += ms / steps
             elif name.startswith("EagerLocalExecute: __inference_") and "step_on_iterator" in name:  # the compiled step
                 calls += ms
-    return {"op_ms_per_step": {k: round(v, 2) for k, v in shares.most_common()}, "compiled_step_ms": calls / steps}
+    return {
+        "op_ms_per_step": {k: round(v, 2) for k, v in shares.most_common()},
+        "top_ops_ms_per_step": {k: round(v, 2) for k, v in top.most_common(25)},
+        "compiled_step_ms": calls / steps,
+    }
 
 
 def matmul_rates(shapes: list[tuple[int, int]]) -> dict:
@@ -102,27 +109,48 @@ def _timed(run, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def profile(steps: int) -> dict:
+def table(data: str | None, target: str) -> tuple[Any, Any]:
+    """(the rows, their FeatureSpec): full flights, or a Parquet file or folder with its spec inferred."""
+    from features.schema import FeatureSpec
+
+    if data is None:
+        from bench.training import CATEGORICAL, NUMERIC, flights
+
+        return flights(), FeatureSpec("delayed", "binary", CATEGORICAL, NUMERIC)
+    import pandas as pd
+
+    from training.data.spec import resolve_spec
+
+    frame = pd.read_parquet(data)
+    return frame, resolve_spec(frame, target=target, log=lambda _: None)
+
+
+def profile(steps: int, data: str | None = None, target: str = "y") -> dict:
     import keras
     import tensorflow as tf
 
-    from bench.training import CATEGORICAL, NUMERIC, flights
     from features.encoder import TabularEncoder
-    from features.schema import FeatureSpec
     from training.loop.config import TrainConfig, sized
     from training.loop.fitting import compiled_model, label_target, target_array
     from training.loop.trainer import _dataset
 
-    frame = flights()
-    spec = FeatureSpec("delayed", "binary", CATEGORICAL, NUMERIC)
+    frame, spec = table(data, target)
+    task = spec.task or "regression"
     rows = int(len(frame) * 0.8)  # the trainer's training rows: the network and the average are sized on them
-    config = sized(TrainConfig(), rows, "binary")
-    encoder = TabularEncoder(tuple(CATEGORICAL), tuple(NUMERIC), config.min_frequency, numeric_transform=config.numeric_transform)
+    config = sized(TrainConfig(), rows, task)
+    encoder = TabularEncoder(
+        tuple(spec.categorical), tuple(spec.numeric), config.min_frequency, numeric_transform=config.numeric_transform
+    )
     encoder.fit(frame)
-    target = label_target(spec, list(frame["delayed"].unique()))
-    x, y = encoder.transform(frame).model_inputs(), target_array(target, frame["delayed"], "binary", config)
+    if task == "regression":
+        from features.target import ScaledTarget
+
+        labels = ScaledTarget(config.target_scale).fit(frame[spec.target])
+    else:
+        labels = label_target(spec, list(frame[spec.target].unique()))
+    x, y = encoder.transform(frame).model_inputs(), target_array(labels, frame[spec.target], task, config)
     keras.utils.set_random_seed(0)
-    model = compiled_model(encoder, spec, config, "binary", target, rows, [])[0]
+    model = compiled_model(encoder, spec, config, task, labels, rows, [])[0]
     batches = _dataset(x, y, BATCH, shuffle=True, seed=0).repeat()
     model.fit(batches, steps_per_epoch=10, epochs=1, verbose=0)  # traced and warm
     with tempfile.TemporaryDirectory(prefix="catembed-profile-") as logdir:
@@ -164,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--label", default="default")
+    parser.add_argument("--data", help="a Parquet file or folder (default: full NYC flights)")
+    parser.add_argument("--target", default="y", help="the target column of --data")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if os.nice(0) < 10:
         os.nice(10 - os.nice(0))
     result = {"code": os.environ.get("PYTHONPATH") or str(ROOT), "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    result |= profile(args.steps)
+    result |= {"data": args.data or "flights", **profile(args.steps, args.data, args.target)}
     print(json.dumps(result, indent=1))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results[args.label] = result

@@ -64,7 +64,7 @@ class Reloader:
         and swap it in; on failure whatever was serving keeps serving."""
         async with self._lock:
             entry = self.repository.add(name) if not self.repository.single else self.repository.entry(name)
-            entry.refused = {}
+            entry.refused, entry.refused_stamps = {}, {}
             await self._load_policy(entry)
             return entry.describe()
 
@@ -154,6 +154,9 @@ class Reloader:
         """Load versions the policy newly selects (compatible ones only), retire those it no longer does."""
         ready = entry.ready()
         current = max(ready) if ready else None
+        for version in [v for v in entry.refused if entry.version_stamp(v) != entry.refused_stamps.get(v)]:
+            del entry.refused[version]  # its files changed since it was refused (repaired, or fully copied): try again
+            entry.refused_stamps.pop(version, None)
         available = [v for v in list_versions(entry.directory) if v not in entry.refused]
         wanted = entry.config.select(available)
         if entry.unloaded:
@@ -175,6 +178,7 @@ class Reloader:
                 _check_compatible(ready[current], state.served)
             except BundleError as exc:
                 entry.refused[version] = exc.message
+                entry.refused_stamps[version] = entry.version_stamp(version)
                 self.app.state.metrics.reloads.labels("refused").inc()
                 log.error(
                     "refused version %s: %s; still serving version %s",

@@ -48,15 +48,26 @@ class ModelEntry:
     directory: Path
     config: ModelConfig = field(default_factory=ModelConfig)
     versions: dict[int, VersionState] = field(default_factory=dict)  # replaced whole, never edited
-    refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry
+    refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry while unchanged
+    refused_stamps: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # their files when refused
     reason: str = ""  # why the model as a whole is unavailable (bad model.json, no version)
     unloaded: bool = False  # unloaded through the API: hot reload leaves it alone
     tried: tuple[Any, ...] = ()  # what the last load saw on disk: hot reload retries only after a change
 
     def on_disk(self) -> tuple[Any, ...]:
-        """The versions and the model.json stamp: a failed model is tried again when they change."""
+        """The versions with their files' stamps, and the model.json stamp: a failed model is tried
+        again when they change (a version caught half-copied is retried once the copy is done)."""
         config = self.directory / CONFIG_FILE
-        return (tuple(list_versions(self.directory)), config.stat().st_mtime_ns if config.is_file() else None)
+        versions = tuple((v, self.version_stamp(v)) for v in list_versions(self.directory))
+        return (versions, config.stat().st_mtime_ns if config.is_file() else None)
+
+    def version_stamp(self, version: int) -> tuple[Any, ...]:
+        """Name, size and mtime of every file of a version folder: cheap enough for every poll."""
+        try:
+            files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (self.directory / str(version)).iterdir())
+        except OSError:
+            return ()
+        return tuple(files)
 
     def ready(self) -> dict[int, ServedModel]:
         return {v: s.served for v, s in sorted(self.versions.items()) if s.served is not None and s.state == READY}

@@ -18,7 +18,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code i
     responses=ERRORS,
     summary="Load the newest model version, if there is a newer one",
     description="200 with `status` `reloaded` or `unchanged`; 409 when the new version is corrupt or incompatible "
-    "(the old version keeps serving, and the refused one is not tried again).",
+    "(the old version keeps serving, and the refused one is tried again only once its files change).",
 )
 async def reload(request: Request) -> FastJSONResponse:
     return FastJSONResponse(await request.app.state.reloader.check())

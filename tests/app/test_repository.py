@@ -239,3 +239,28 @@ def test_a_wrong_repository_setting_stops_the_start_with_one_line(tmp_path, bina
     reason = app.state.startup_error
     assert reason.startswith("catembed cannot start: ") and "\n" not in reason
     assert ("is not a folder" if problem == "no folder" else "CATEMBED_DEFAULT_MODEL=nosuch") in reason
+
+
+def test_folders_outside_the_repository_and_manifest_paths_are_refused_without_telling_the_server_paths(tmp_path, binary_run):
+    """A model folder linked to outside the repository loaded, a manifest naming ../../etc/passwd
+    was read and hashed, and /model showed the bundle's absolute path: all three are closed."""
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    shutil.copytree(binary_run.path, root / "good" / "1")
+    shutil.copytree(binary_run.path, outside / "escaped" / "1")
+    (root / "escaped").symlink_to(outside / "escaped")
+    probe = shutil.copytree(binary_run.path, root / "probe" / "1")
+    for name, target in (("probe", "../../../../../../../../etc/passwd"),):
+        manifest = json.loads((probe / "manifest.json").read_text())
+        manifest["files"][target] = "0" * 64
+        (probe / "manifest.json").write_text(json.dumps(manifest))
+        assert name == "probe"
+    with TestClient(create_app(Settings(model_repository=root, default_model="good"))) as client:
+        models = {m["name"]: m for m in client.get("/models").json()["models"]}
+        assert models["escaped"]["state"] == "UNAVAILABLE" and "outside the model repository" in models["escaped"]["reason"]
+        assert models["probe"]["state"] == "UNAVAILABLE" and "outside its folder: refused" in models["probe"]["reason"]
+        assert models["good"]["state"] == "READY"
+        refused = client.post("/v2/repository/models/escaped/load")
+        assert refused.status_code == 409
+        for answer in (client.get("/models"), client.get("/model"), client.get("/models/probe"), refused):
+            assert str(tmp_path) not in answer.text, answer.text[:300]
+        assert client.get("/model").json()["path"] == "good/1"

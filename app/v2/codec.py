@@ -64,10 +64,14 @@ def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> Inf
     text: set[str] = set()
     offset = 0
     categorical = set(predictor.categorical)
+    known = categorical | set(predictor.numeric)
     for position, tensor in enumerate(payload["inputs"]):
         name, datatype, rows, parameters = _describe(tensor, position)
         if name in columns:
             raise _bad(f"input {name!r} is given twice", name, expected="one tensor per feature")
+        if name not in known:  # before its datatype: a misspelt input is not "numeric"
+            listing = ", ".join(map(repr, [*predictor.categorical, *predictor.numeric]))
+            raise _bad(f"no input is named {name!r}; inputs are {listing}", name, expected="one tensor per model input")
         if name not in categorical and datatype not in NUMERIC_INPUTS:
             raise _bad(f"input {name!r} is numeric; {datatype} is not a number type", name, datatype, "FP64, FP32 or INT64")
         size = parameters.get("binary_data_size")
@@ -93,7 +97,7 @@ def _describe(tensor: Any, position: int) -> tuple[str, str, int, dict[str, Any]
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise _bad(f"{where} must be an object with a 'name'", where, expected="{name, shape, datatype, data}")
     name, shape, datatype = tensor["name"], tensor.get("shape"), tensor.get("datatype")
-    if datatype != "BYTES" and datatype not in binary.NUMPY_TYPES:
+    if not isinstance(datatype, str) or (datatype != "BYTES" and datatype not in binary.NUMPY_TYPES):
         raise _bad(f"input {name!r}: unknown datatype {datatype!r}", name, datatype, "a v2 datatype such as BYTES or FP64")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape) and shape[1:] in ([], [1]) and shape):
         raise _bad(f"input {name!r}: shape {shape!r} is not [N] or [N, 1]", name, shape, "[N] or [N, 1]")

@@ -65,7 +65,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def _model(request: Request, name: str, version: str | None) -> ServedModel:
     if version is None:
         return served_model(request, name)
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
         raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers", field="version", value=version)
     return served_model(request, name, int(version))
 

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from app.responses import FastJSONResponse
 from features.errors import CatembedError
 
 log = logging.getLogger("catembed")
-_HTTP_TYPES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> FastJSONResponse:
@@ -42,6 +43,13 @@ async def http_error(request: Request, exc: Exception) -> FastJSONResponse:
     return error_response(exc.status_code, {"type": kind, "message": message}, getattr(exc, "headers", None))
 
 
+async def client_gone(request: Request, exc: Exception) -> FastJSONResponse:
+    # the client hung up, or was cut off for a stalled body (CATEMBED_BODY_TIMEOUT): nobody reads an
+    # answer, and a traceback per dropped slow client would make the log the bottleneck
+    log.info("client disconnected before its request body was read", extra={"path": request.url.path})
+    return error_response(400, {"type": "client_disconnected", "message": "the client disconnected"})
+
+
 async def unexpected_error(request: Request, exc: Exception) -> FastJSONResponse:
     # the traceback goes to the log, never to the client
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -52,4 +60,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CatembedError, catembed_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected_error)

@@ -22,6 +22,7 @@ from app.metrics import Metrics
 from app.observer import RequestObserver
 from app.reload import Reloader
 from app.repository import ModelRepository
+from app.request_guard import RequestGuard
 from app.responses import FastJSONResponse
 from app.routes import admin, embeddings, explorer, health, metrics, model, models, predict, report, repository
 from app.schemas import components
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     models.include_per_model(app, protected)
     app.include_router(v2.router)  # the Open Inference Protocol v2: health and metadata open, inference protected
     app.include_router(v2.infer_router, dependencies=protected)
+    # Host, cross-site origin and Content-Type, before any route: docs/reliability.md, threat model
+    app.add_middleware(RequestGuard, allowed_hosts=settings.allowed_hosts, cors_origins=settings.cors_origins)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]

@@ -9,13 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.auth import ADMIN
 from app.lookup import repository
 from app.responses import FastJSONResponse
 from app.routes.models import ModelName
 from app.schemas import ErrorBody
 
 router = APIRouter(prefix="/v2/repository", tags=["repository"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 409, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 503)}
 
 
 @router.post(
@@ -30,6 +31,7 @@ async def index(request: Request) -> FastJSONResponse:
 
 @router.post(
     "/models/{name}/load",
+    dependencies=ADMIN,
     responses=ERRORS,
     summary="Load (or reload) a model: read its model.json, load the versions it selects, swap them in at once",
     description="409 when no selected version loads; whatever was serving keeps serving.",
@@ -38,6 +40,6 @@ async def load(request: Request, name: ModelName) -> FastJSONResponse:
     return FastJSONResponse(await request.app.state.reloader.load(name))
 
 
-@router.post("/models/{name}/unload", responses=ERRORS, summary="Stop serving a model (it shows UNLOADED)")
+@router.post("/models/{name}/unload", dependencies=ADMIN, responses=ERRORS, summary="Stop serving a model (it shows UNLOADED)")
 async def unload(request: Request, name: ModelName) -> FastJSONResponse:
     return FastJSONResponse(await request.app.state.reloader.unload(name))

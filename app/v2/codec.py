@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app import json_body
 from app.columnar import WARNING_TYPES, ColumnarPrediction
 from app.predictor import Predictor
 from app.v2 import binary
@@ -52,7 +53,7 @@ def _bad(message: str, field: str, value: Any = None, expected: str | None = Non
 
 def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> InferRequest:
     try:
-        payload = orjson.loads(header)
+        payload = json_body.loads(header)  # orjson, with duplicate keys refused
     except orjson.JSONDecodeError as exc:
         raise _bad(f"request body is not valid JSON: {exc}", "body", expected="a v2 inference request") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:

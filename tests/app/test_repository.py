@@ -254,7 +254,7 @@ def test_folders_outside_the_repository_and_manifest_paths_are_refused_without_t
         manifest["files"][target] = "0" * 64
         (probe / "manifest.json").write_text(json.dumps(manifest))
         assert name == "probe"
-    with TestClient(create_app(Settings(model_repository=root, default_model="good"))) as client:
+    with TestClient(create_app(Settings(model_repository=root, default_model="good", allow_admin_without_key=True))) as client:
         models = {m["name"]: m for m in client.get("/models").json()["models"]}
         assert models["escaped"]["state"] == "UNAVAILABLE" and "outside the model repository" in models["escaped"]["reason"]
         assert models["probe"]["state"] == "UNAVAILABLE" and "outside its folder: refused" in models["probe"]["reason"]

@@ -28,9 +28,17 @@ _CONTAINERS = (dict, list)
 _MANY = 256  # a list of this many objects is a batch of records: their own keys are counted, not nested ones
 
 
-def loads(body: bytes) -> Any:
-    """``orjson.loads(body)``, then InvalidInput naming a key that an object repeats."""
-    payload = orjson.loads(body)
+def loads(body: bytes, *, nan: bool = False) -> Any:
+    """``orjson.loads(body)``, then InvalidInput naming a key that an object repeats.
+
+    ``nan``: also read the tokens ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON, but what
+    Python's json module and tritonclient write for a missing FP64); the caller judges the values."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        if not nan or (b"NaN" not in body and b"Infinity" not in body):
+            raise
+        return _stdlib(body)
     if type(payload) in _CONTAINERS and _key_ends(body) != _count(payload):
         _refuse_duplicates(body)
     return payload
@@ -57,6 +65,15 @@ def _count(value: Any) -> int:
 
 
 def _refuse_duplicates(body: bytes) -> None:
+    try:
+        _stdlib(body)
+    except (ValueError, RecursionError):  # orjson read it; what the stdlib cannot is no duplicate finding
+        return
+
+
+def _stdlib(body: bytes) -> Any:
+    """The exact, slower parse: duplicate keys refused, NaN and ±Infinity read as floats."""
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in items:
@@ -69,7 +86,4 @@ def _refuse_duplicates(body: bytes) -> None:
             seen[key] = value
         return seen
 
-    try:
-        json.loads(body, object_pairs_hook=pairs)
-    except (ValueError, RecursionError):  # orjson read it; what the stdlib cannot is no duplicate finding
-        return
+    return json.loads(body, object_pairs_hook=pairs)

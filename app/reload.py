@@ -57,6 +57,7 @@ class Reloader:
                 continue
             with contextlib.suppress(LoadFailed):  # logged; the model shows UNAVAILABLE with the reason
                 await self._load_policy(entry)
+        repository.settle_default()
         repository.started = True
 
     async def load(self, name: str) -> dict[str, Any]:

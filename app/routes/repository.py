@@ -13,10 +13,12 @@ from app.auth import ADMIN
 from app.lookup import repository
 from app.responses import FastJSONResponse
 from app.routes.models import ModelName
-from app.schemas import ErrorBody
+from app.v2.routes import V2Route
 
-router = APIRouter(prefix="/v2/repository", tags=["repository"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422, 503)}
+# V2Route: errors in the protocol's {"error": "<message>"}, which tritonclient prints (issue 28)
+router = APIRouter(prefix="/v2/repository", tags=["repository"], route_class=V2Route)
+V2_ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}}
+ERRORS: dict[int | str, dict[str, Any]] = {code: V2_ERROR for code in (400, 401, 403, 404, 409, 503)}
 
 
 @router.post(

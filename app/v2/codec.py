@@ -47,14 +47,37 @@ def output_metadata(predictor: Predictor) -> list[dict[str, Any]]:
     ]
 
 
+_TRITON_TYPES = {"BYTES": "TYPE_STRING", "FP64": "TYPE_FP64", "FP32": "TYPE_FP32"}
+
+
+def model_config(predictor: Predictor, versions: list[int], max_batch_size: int) -> dict[str, Any]:
+    """Triton's model configuration extension (GET /v2/models/{name}/config), for the same tensors
+    as the metadata: dims without the batch dimension, which max_batch_size bounds."""
+
+    def tensors(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"name": t["name"], "data_type": _TRITON_TYPES[t["datatype"]], "dims": t["shape"][1:] or [1]} for t in found]
+
+    return {
+        "name": predictor.name,
+        "platform": "catembed_numpy",
+        "backend": "catembed",
+        "max_batch_size": max_batch_size,
+        "input": tensors(input_metadata(predictor)),
+        "output": tensors(output_metadata(predictor)),
+        "version_policy": {"specific": {"versions": [str(v) for v in versions]}},
+    }
+
+
 def _bad(message: str, field: str, value: Any = None, expected: str | None = None) -> InvalidInput:
     return InvalidInput(message, field=field, value=value, expected=expected)
 
 
 def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> InferRequest:
     try:
-        payload = json_body.loads(header)  # orjson, with duplicate keys refused
-    except orjson.JSONDecodeError as exc:
+        # tritonclient writes a missing FP64 as NaN: read as a missing number, as null is (±Infinity
+        # is read too, and refused by the numeric check as not finite, naming the input and row)
+        payload = json_body.loads(header, nan=True)
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
         raise _bad(f"request body is not valid JSON: {exc}", "body", expected="a v2 inference request") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
         raise _bad("the body must be an object with a non-empty 'inputs' list", "inputs", expected="a v2 inference request")

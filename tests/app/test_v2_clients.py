@@ -170,7 +170,7 @@ def test_a_missing_fp64_sent_as_json_nan_is_a_missing_number_and_infinity_is_ref
 def test_repository_config_and_stats_errors_are_printed_by_tritonclient(served):
     """The repository routes answered {"error": {...}} and tritonclient crashed formatting them
     (TypeError: can only concatenate str (not "dict")); config and stats had no route at all."""
-    server, client, run = served
+    _server, client, run = served
     name = run.path.parent.name
     for call in (lambda: client.load_model(name), lambda: client.unload_model(name), lambda: client.load_model("nosuch")):
         with pytest.raises(InferenceServerException) as refused:

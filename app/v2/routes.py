@@ -82,6 +82,7 @@ async def ready(request: Request) -> FastJSONResponse:
 
 
 @router.get("", summary="Server metadata (v2)")
+@router.get("/", include_in_schema=False)  # the published OIP spec writes GET /v2/
 async def server_metadata() -> FastJSONResponse:
     return FastJSONResponse({"name": "catembed", "version": __version__, "extensions": EXTENSIONS})
 

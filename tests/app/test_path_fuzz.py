@@ -105,7 +105,7 @@ def test_traversal_paths_open_no_file(client, binary_run):
     depth = "../" * len(bundle.parts)
     targets = [
         "/embeddings/" + quote(f"{depth}{bundle}/manifest.json", safe="") + "/x",
-        "/embeddings/color/" + quote(f"{depth}{bundle}/encoders.joblib", safe=""),
+        "/embeddings/color/" + quote(f"{depth}{bundle}/encoders.json", safe=""),
         "/embeddings/color/" + quote(f"{depth}etc/passwd", safe="") + "/neighbors",
         "/embeddings/" + quote(str(bundle), safe=""),
     ]

@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# a demo bundle of an earlier catembed (format 1, pickled encoders) was trained by this checkout's own
+# `make run`: it is converted in place (catembed upgrade-bundle) rather than trained again
 demo: $(STAMP)
 	@if ls $(MODEL_DIR)/*/manifest.json >/dev/null 2>&1; then \
 		echo "demo model found in $(MODEL_DIR)"; \
+		$(BIN)/catembed upgrade-bundle $(MODEL_DIR); \
 	else \
 		echo "training the built-in NYC flights demo model (once)"; \
 		$(BIN)/catembed train --demo --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)); \

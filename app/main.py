@@ -20,8 +20,10 @@ from app.auth import API_KEY
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.observer import RequestObserver
+from app.openapi_links import add_links
 from app.reload import Reloader
 from app.repository import ModelRepository
+from app.request_guard import RequestGuard
 from app.responses import FastJSONResponse
 from app.routes import admin, embeddings, explorer, health, metrics, model, models, predict, report, repository
 from app.schemas import components
@@ -30,6 +32,14 @@ from app.v2 import routes as v2
 from features.errors import BundleError
 
 log = logging.getLogger("catembed")
+UNSUPPORTED_MEDIA_TYPE = {
+    "description": "a body that is not declared JSON (or v2 binary tensors)",
+    "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
+}
+NOT_LOADED = {
+    "description": "the model is not loaded (starting, unloaded, or failed to load)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/embed": "EmbedResponse"}
 
 
@@ -101,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     models.include_per_model(app, protected)
     app.include_router(v2.router)  # the Open Inference Protocol v2: health and metadata open, inference protected
     app.include_router(v2.infer_router, dependencies=protected)
+    # Host, cross-site origin and Content-Type, before any route: docs/reliability.md, threat model
+    app.add_middleware(RequestGuard, allowed_hosts=settings.allowed_hosts, cors_origins=settings.cors_origins)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -126,6 +138,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     repository: ModelRepository | None = app.state.repository
     served = repository.default() if repository is not None else None
+    add_links(schema)  # which answer names the model another call takes: app/openapi_links.py
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            if method == "post":  # refused before routing (app/request_guard.py)
+                operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE)
+            # any route that answers from a model: 503 while it is loading or unloaded
+            operation["responses"].setdefault("503", NOT_LOADED)
     if repository is not None:
         _model_parameters(schema, repository)
     if repository is not None and served is not None:

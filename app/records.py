@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import numpy as np
 import orjson
 
+from app import json_body
 from features.errors import InvalidInput, PayloadTooLarge
 
 _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
@@ -67,7 +68,7 @@ class RecordParser:
     def loads(body: bytes) -> Any:
         """The body as Python objects; 422 naming the field for NaN/Infinity, else for bad JSON."""
         try:
-            return orjson.loads(body)
+            return json_body.loads(body)  # orjson, with duplicate keys refused
         except orjson.JSONDecodeError as exc:
             where = _non_finite_field(body) if b"NaN" in body or b"Infinity" in body or "infinity" in str(exc) else None
             if where is not None:

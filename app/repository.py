@@ -134,6 +134,7 @@ class ModelRepository:
         self.root = settings.model_repository
         self.entries: dict[str, ModelEntry] = {}
         self.started = False  # the first load is over: /ready may say so
+        self._settled: str | None = None  # the default without CATEMBED_DEFAULT_MODEL: settle_default()
         if self.root is None:  # CATEMBED_MODEL_DIR: one model, exactly as before the repository
             config = pinned(settings.model_version) if settings.model_version is not None else ModelConfig()
             name = settings.model_dir.name
@@ -151,9 +152,17 @@ class ModelRepository:
 
     @property
     def default_name(self) -> str | None:
+        """The model today's unprefixed routes serve: CATEMBED_DEFAULT_MODEL, else the one model
+        loaded when start-up finished. Fixed from then on: loading a second model or unloading one
+        through the repository API never changes which model /predict answers with (issue 28)."""
         if self.root is None or self.settings.default_model is not None:
             return self.settings.default_model or next(iter(self.entries))
-        return next(iter(self.entries)) if len(self.entries) == 1 else None
+        return self._settled if self.started else None
+
+    def settle_default(self) -> None:
+        """Called once start-up has loaded every model: the only loaded one, if one, is the default."""
+        loaded = [name for name, entry in self.entries.items() if entry.ready()]
+        self._settled = loaded[0] if len(loaded) == 1 else None
 
     @property
     def single(self) -> bool:

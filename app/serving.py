@@ -66,7 +66,7 @@ class ServedModel:
             "parity": m.get("parity"),
             "example": m.get("example"),
             "versions": m.get("versions"),
-            "path": str(self.predictor.bundle.path),
+            "path": f"{self.predictor.name}/{self.predictor.version}",  # relative: no server path in answers
             "coverage": self.coverage(),
         }
 

@@ -172,6 +172,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: CATEMBED_LOG_LEVEL or info")
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=handlers["serve"])
+
+    u = commands.add_parser(
+        "upgrade-bundle",
+        help="rewrite format-1 versions (pickled encoders) as data-only format 2; run it only on files you trust",
+    )
+    u.add_argument("model_dir", help="model_artifacts/<name>")
+    u.add_argument("--version", type=int, help="default: every version")
+    u.set_defaults(func=handlers["upgrade-bundle"])
     return parser
 
 

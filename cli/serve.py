@@ -12,6 +12,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from app.connection_guard import GuardedHttpToolsProtocol
     from app.logs import configure_logging
     from app.settings import load_settings
 
@@ -42,5 +43,10 @@ def serve_command(args: argparse.Namespace) -> int:
         log_config=None,  # create_app configures logging (JSON lines by default)
         access_log=False,  # ours is CATEMBED_ACCESS_LOG, with the request id
         timeout_graceful_shutdown=settings.graceful_timeout,
+        # the exposure limits (docs/reliability.md): slow or huge request heads and stalled bodies are
+        # dropped by the protocol, idle keep-alive connections and connection floods by uvicorn
+        http=GuardedHttpToolsProtocol,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections,
     )
     return 0

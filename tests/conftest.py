@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Starlette's TestClient sends Host: testserver; the service serves localhost names only by default
+# (CATEMBED_ALLOWED_HOSTS, docs/reliability.md). tests/app/test_auth.py checks the real default.
+os.environ.setdefault("CATEMBED_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 from tests.synthetic import planted_frame
 

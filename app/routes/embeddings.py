@@ -30,7 +30,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"
 async def table(
     served: ServedDep,
     feature: str,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # range-checked: no int past what JSON echoes
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FastJSONResponse:
     return FastJSONResponse(served.embeddings.table(feature, offset, limit))

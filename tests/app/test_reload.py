@@ -81,7 +81,7 @@ def test_new_version_lands_under_load_without_a_failed_request(model_dir, binary
 
 def test_corrupt_version_is_refused_and_the_old_one_keeps_serving(model_dir, binary_run):
     example = binary_run.manifest["example"]
-    with TestClient(create_app(Settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, allow_admin_without_key=True))) as client:
         shutil.copytree(model_dir / "1", model_dir / "2")
         with open(model_dir / "2" / "graph.npz", "r+b") as fh:
             fh.seek(100)
@@ -121,7 +121,7 @@ def test_a_version_caught_half_copied_is_loaded_once_the_copy_completes(model_di
 
 
 def test_incompatible_version_is_refused(model_dir, multiclass_run, binary_run):
-    with TestClient(create_app(Settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, allow_admin_without_key=True))) as client:
         shutil.copytree(multiclass_run.path, model_dir / "2")  # same features, other task and labels
         error = assert_error(client.post("/admin/reload"), 409, "version")
         assert "incompatible" in error["message"] and "task binary -> multiclass" in error["message"]
@@ -131,6 +131,6 @@ def test_incompatible_version_is_refused(model_dir, multiclass_run, binary_run):
 
 def test_pinned_version_is_never_replaced(model_dir):
     shutil.copytree(model_dir / "1", model_dir / "2")
-    with TestClient(create_app(Settings(model_dir=model_dir, model_version=1))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, model_version=1, allow_admin_without_key=True))) as client:
         body = client.post("/admin/reload").json()
         assert body["status"] == "unchanged" and body["version"] == 1

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from features.artifacts import list_versions, load_bundle, write_bundle
+from features.artifacts import REQUIRED_FILES, list_versions, load_bundle, write_bundle
 from tests.synthetic import planted_frame
 
 FAST = ["--epochs", "20", "--patience", "3", "--batch-size", "128", "--hidden", "32,16", "--seed", "3"]
@@ -237,7 +237,7 @@ def refused_writes(folder: Path) -> Iterator[str]:
 
 
 def _files(folder: Path) -> None:
-    for name in ("model.keras", "graph.npz", "encoders.joblib"):
+    for name in REQUIRED_FILES:
         (folder / name).write_bytes(b"x")
 
 

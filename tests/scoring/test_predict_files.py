@@ -96,3 +96,13 @@ def test_the_output_cannot_be_one_of_the_inputs(binary_run, tmp_path, capsys):
     assert "is one of the input files" in capsys.readouterr().err
     assert predict(binary_run, shards, shards / "scored.parquet") == 0  # a new name in the folder is fine, once
     assert predict(binary_run, shards, shards / "scored.parquet") == 2
+
+
+def test_with_a_bundle_key_an_unsigned_bundle_is_refused_in_one_line(binary_run, tmp_path, monkeypatch, capsys):
+    """CATEMBED_BUNDLE_KEY binds `catembed predict` as it binds the service (docs/bundle.md)."""
+    binary_run.valid.to_parquet(tmp_path / "in.parquet")
+    monkeypatch.setenv("CATEMBED_BUNDLE_KEY", "team key")
+    assert predict(binary_run, tmp_path / "in.parquet", tmp_path / "out.parquet") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is not signed" in error and "CATEMBED_BUNDLE_KEY" in error
+    assert not (tmp_path / "out.parquet").exists()

@@ -14,13 +14,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
 import keras
 import numpy as np
 import pandas as pd
 
 from features.artifacts import write_bundle
 from features.encoder import TabularEncoder
+from features.encoder_state import write_encoders
 from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
@@ -132,7 +132,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     def write_files(folder: Path) -> None:
         model.save(folder / "model.keras")
         manifest["graph"] = graph.save(folder / "graph.npz")
-        joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
+        write_encoders(folder, encoder, target)  # data only: JSON and arrays, never a pickle
         (folder / "spec.yaml").write_text(dump_spec(spec))
         seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
         manifest["training"]["report_seconds"] = round(seconds, 3)

@@ -36,7 +36,7 @@ def test_served_answer_is_the_mean_of_the_members(batch_run):
     np.testing.assert_allclose(served, each.mean(axis=1), atol=1e-5, rtol=0)
     row = 11
     one = bundle.graph.one([int(c[row]) for c in batch.categorical], batch.numeric[row])
-    np.testing.assert_allclose(one, served[row : row + 1], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(one, served[row : row + 1])  # one record gets its bits in any batch
     assert batch_run.manifest["parity"]["max_abs_diff"] <= 1e-5
     assert batch_run.manifest["training"]["batch_ensemble"] == {"members": MEMBERS}
 

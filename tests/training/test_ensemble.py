@@ -30,7 +30,7 @@ def test_served_answer_is_the_mean_of_the_members(ensemble_run):
     np.testing.assert_allclose(served, np.mean(each, axis=0), atol=1e-5, rtol=0)
     row = 7
     one = bundle.graph.one([int(c[row]) for c in batch.categorical], batch.numeric[row])
-    np.testing.assert_allclose(one, served[row : row + 1], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(one, served[row : row + 1])  # one record gets its bits in any batch
     assert ensemble_run.manifest["parity"]["max_abs_diff"] <= 1e-5
     assert ensemble_run.manifest["training"]["ensemble"]["members"] == 3
 

@@ -41,6 +41,9 @@ from features.row_blocks import one_blas_thread, stable_block_rows
 # widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here. A multiple
 # of every row-block height, so chunks need no padding but the last.
 CHUNK_ROWS = 1024
+# Up to this many rows the first layer gathers every feature's rows in one call (a request of a
+# few records pays one NumPy call, not one per feature); above, feature by feature, in cache.
+_GATHER_AT_ONCE = 64
 
 
 class InferenceGraph:
@@ -153,7 +156,12 @@ class InferenceGraph:
 
     def _first_layer(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         assert self._projected is not None
-        x = self._numeric_and_bias(numeric, len(categorical[0]))
+        n = len(categorical[0])
+        x = self._numeric_and_bias(numeric, n)
+        if n <= _GATHER_AT_ONCE:  # one gather, then row after row down axis 0: the loop's additions, in its order
+            index = np.add(categorical, np.asarray(self._offset_list)[:, None])
+            rows = self._projected.take(index, axis=0)
+            return self._first_activation(np.add.reduce(np.concatenate([x[None], rows]), axis=0))
         for codes, offset in zip(categorical, self._offset_list, strict=True):
             x += self._projected.take(codes + offset if offset else codes, axis=0)  # (take with out= is 3x slower)
         return self._first_activation(x)

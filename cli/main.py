@@ -75,6 +75,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def command_parser() -> argparse.ArgumentParser:
+    from cli.export import export_command
     from cli.serve import serve_command
     from cli.train import train_command
 
@@ -84,6 +85,7 @@ def command_parser() -> argparse.ArgumentParser:
         "export-embeddings": _export_embeddings,
         "report": _report,
         "serve": serve_command,
+        "export": export_command,
     }
     return build_parser(handlers)
 

@@ -87,6 +87,9 @@ def test_periodic_bundle_serves_what_keras_computes(artifact_root):
     np.testing.assert_allclose(
         bundle.graph.one([int(c[0]) for c in batch.categorical], batch.numeric[0]), expected[:1], atol=1e-5, rtol=0
     )
+    from training.export.onnx import export_model  # catembed export holds the periodic embeddings to the same graph
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 @pytest.mark.parametrize(

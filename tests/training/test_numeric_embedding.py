@@ -56,6 +56,9 @@ def test_log_link_network_has_an_exp_head_and_positive_predictions(tmp_path):
     # the multiplicative shape is learned: far better than predicting the mean
     rmse = float(np.sqrt(np.mean((predicted - frame["price"]) ** 2)))
     assert rmse < 0.5 * float(frame["price"].std())
+    from training.export.onnx import export_model  # the exp head and the log link exported through the gate
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 def test_embed_features_stay_the_encoded_inputs_without_the_expansion(expanded_run):

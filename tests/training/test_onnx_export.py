@@ -113,6 +113,18 @@ def test_five_networks_are_averaged_inside_the_graph(regression_run):
     assert {"ReduceMean", "MatMul", "LabelEncoder"} <= {node.op_type for node in exported.model.graph.node}
 
 
+def test_a_log_target_is_inverted_inside_the_graph(regression_run):
+    """A target learned as log1p (--target-scale log) comes back through expm1: the graph's
+    ``value`` held by the gate to the service's, in the target's own units."""
+    from features.target import ScaledTarget
+
+    bundle = _bundle(regression_run)
+    bundle.target = ScaledTarget("log").fit(np.abs(regression_run.valid["label"].to_numpy()))
+    assert bundle.target.log_
+    exported = export_model(bundle)
+    assert exported.differences["value"] <= 1e-5 and "Exp" in {node.op_type for node in exported.model.graph.node}
+
+
 def test_the_gate_refuses_a_graph_that_answers_otherwise_and_writes_nothing(binary_run, tmp_path, monkeypatch, capsys):
     from training.export import onnx_network
 
@@ -129,6 +141,8 @@ def test_the_gate_refuses_a_graph_that_answers_otherwise_and_writes_nothing(bina
 def test_triton_layout_describes_the_graph(binary_run, tmp_path, capsys):
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
+
+    from training.export.triton import _quoted
 
     repository = tmp_path / "models"
     assert main(["export", str(binary_run.path.parent), "--format", "triton", "--out", str(repository)]) == 0
@@ -150,6 +164,8 @@ def test_triton_layout_describes_the_graph(binary_run, tmp_path, capsys):
     assert [v2[model_config_pb2.DataType.Name(t.data_type)] for t in config.input] == [
         "BYTES" if kinds[t.name] == "categorical" else "DOUBLE" for t in config.input
     ]
+    weird = 'a "quoted" \\ name, café'  # feature names are column names: quotes and backslashes survive
+    assert text_format.Parse(f"name: {_quoted(weird)}", model_config_pb2.ModelConfig()).name == weird
     capsys.readouterr()
     assert main(["export", str(binary_run.path.parent), "--format", "triton", "--out", str(repository)]) == 2
     assert "exists already; a version is never replaced" in capsys.readouterr().err

@@ -23,12 +23,17 @@ from training.export.onnx import Exported, export_model, load, write_atomically
 _TYPES = {1: "TYPE_FP32", 8: "TYPE_STRING", 11: "TYPE_FP64"}  # onnx.TensorProto element types used here
 
 
+def _quoted(text: str) -> str:
+    """A protobuf text-format string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def config_text(name: str, exported: Exported) -> str:
     """config.pbtxt for Triton's onnxruntime backend (protobuf text format)."""
     graph = exported.model.graph
     return "\n".join(
         [
-            f'name: "{name}"',
+            f"name: {_quoted(name)}",
             'backend: "onnxruntime"',
             "max_batch_size: 0",
             _tensors("input", graph.input),
@@ -43,7 +48,9 @@ def _tensors(kind: str, values: list) -> str:
     for value in values:
         tensor = value.type.tensor_type
         dims = ", ".join("-1" if d.dim_param else str(d.dim_value) for d in tensor.shape.dim)
-        entries.append(f'  {{\n    name: "{value.name}"\n    data_type: {_TYPES[tensor.elem_type]}\n    dims: [ {dims} ]\n  }}')
+        entries.append(
+            f"  {{\n    name: {_quoted(value.name)}\n    data_type: {_TYPES[tensor.elem_type]}\n    dims: [ {dims} ]\n  }}"
+        )
     return f"{kind} [\n" + ",\n".join(entries) + "\n]"
 
 

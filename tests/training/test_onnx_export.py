@@ -195,3 +195,17 @@ def test_export_never_imports_tensorflow(binary_run, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "m.onnx").stat().st_size > 0
+
+
+def test_a_feature_without_vocabulary_maps_every_value_to_the_unknown_row():
+    """min_frequency can fold every value of a feature into row 0: no LabelEncoder keys at all."""
+    from onnx import TensorProto
+
+    from training.export.onnx_builder import GraphBuilder
+    from training.export.onnx_encoding import categorical_codes
+
+    builder = GraphBuilder()
+    builder.reserve(["c", "rows"])
+    builder.output(categorical_codes(builder, "c", []), "rows", TensorProto.INT64, ["N"])
+    session = onnxruntime.InferenceSession(builder.model("t", "").SerializeToString(), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"c": np.asarray(["a", "", "b"], dtype=object)})[0].tolist() == [0, 0, 0]

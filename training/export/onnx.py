@@ -124,9 +124,12 @@ def export_model(bundle: Bundle) -> Exported:
             field="model_dir",
             value=str(bundle.path),
         )
-    graph_outputs = [o for o in model.graph.output if o.name != "output"]
-    del model.graph.output[:]
-    model.graph.output.extend(graph_outputs)
+    kept_outputs = [o for o in model.graph.output if o.name != "output"]
+    kept_nodes = [n for n in model.graph.node if list(n.output) != ["output"]]  # its Identity
+    del model.graph.output[:], model.graph.node[:]
+    model.graph.output.extend(kept_outputs)
+    model.graph.node.extend(kept_nodes)
+    onnx.checker.check_model(model, full_check=True)
     return Exported(model, rows.n_rows, found)
 
 

@@ -75,6 +75,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def command_parser() -> argparse.ArgumentParser:
+    from cli.export import export_command
     from cli.serve import serve_command
     from cli.train import train_command
     from cli.upgrade_bundle import upgrade_command
@@ -86,6 +87,7 @@ def command_parser() -> argparse.ArgumentParser:
         "report": _report,
         "serve": serve_command,
         "upgrade-bundle": upgrade_command,
+        "export": export_command,
     }
     return build_parser(handlers)
 

@@ -157,6 +157,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     e.add_argument("--version", type=int, help="default: the newest")
     e.set_defaults(func=handlers["export-embeddings"])
 
+    x = commands.add_parser("export", help="the whole model as one ONNX graph (onnxruntime, Triton); docs/onnx.md")
+    x.add_argument("model_dir", help="model_artifacts/<name>")
+    x.add_argument(
+        "--format", choices=["onnx", "triton"], default="onnx", help="onnx: one file; triton: a model repository folder"
+    )
+    x.add_argument("--out", required=True, help="the .onnx file (onnx), or the Triton model repository (triton)")
+    x.add_argument("--version", type=int, help="default: the newest")
+    x.set_defaults(func=handlers["export"])
+
     r = commands.add_parser("report", help="print the path of a bundle's training report (report.html), or open it")
     r.add_argument("model_dir", help="model_artifacts/<name>")
     r.add_argument("--version", type=int, help="default: the newest")

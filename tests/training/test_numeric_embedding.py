@@ -56,6 +56,9 @@ def test_log_link_network_has_an_exp_head_and_positive_predictions(tmp_path):
     # the multiplicative shape is learned: far better than predicting the mean
     rmse = float(np.sqrt(np.mean((predicted - frame["price"]) ** 2)))
     assert rmse < 0.5 * float(frame["price"].std())
+    from training.export.onnx import export_model  # the exp head and the log link exported through the gate
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 def test_embed_features_stay_the_encoded_inputs_without_the_expansion(expanded_run):
@@ -87,6 +90,9 @@ def test_periodic_bundle_serves_what_keras_computes(artifact_root):
     np.testing.assert_allclose(
         bundle.graph.one([int(c[0]) for c in batch.categorical], batch.numeric[0]), expected[:1], atol=1e-5, rtol=0
     )
+    from training.export.onnx import export_model  # catembed export holds the periodic embeddings to the same graph
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 @pytest.mark.parametrize(

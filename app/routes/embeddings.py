@@ -43,12 +43,13 @@ async def table(
     "/{feature}/projection",
     response_model=Projection,
     responses=NOT_FOUND,
-    summary="A 2-D map of a feature's values, with counts and each value's effect on the prediction",
-    description="PCA of the learned vectors (the raw vectors when the embedding has two dimensions), plus, per value, "
-    "the change of the prediction when only this feature takes this value on the manifest's example record. "
-    "Deterministic, computed once per feature and model version.",
+    summary="A map of a feature's values, with counts and each value's effect on the prediction",
+    description="PCA (three axes) or t-SNE of the learned vectors, as stored in the bundle at training time (PCA is "
+    "computed now for bundles without stored maps; the raw vectors when the embedding has two dimensions), plus, per "
+    "value, the change of the prediction when only this feature takes this value on the manifest's example record. "
+    "`methods` lists the maps the bundle has. Deterministic, computed once per feature and model version.",
 )
-def projection(served: ServedDep, feature: str, method: Literal["pca"] = "pca") -> FastJSONResponse:
+def projection(served: ServedDep, feature: str, method: Annotated[str, Query(max_length=20)] = "pca") -> FastJSONResponse:
     # a plain def: FastAPI runs it in its thread pool, so a first 50,000-value map does not block the loop
     return FastJSONResponse(served.projections.projection(feature, method))
 

@@ -30,12 +30,13 @@ def test_coordinates_are_the_pca_of_the_learned_vectors(client, binary_run):
     table = binary_run.model.get_layer("embedding_city").get_weights()[0][1:].astype(np.float64)
     centred = table - table.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    expected = centred @ vt[:2].T
-    coords = np.column_stack([body["x"], body["y"]])
-    # the same axes up to their sign (the service fixes it: largest loading positive)
+    expected = centred @ vt[:3].T
+    coords = np.column_stack([body["x"], body["y"], body["z"]])
+    # the same axes up to their sign (training fixes it: largest loading positive), stored in the bundle
     np.testing.assert_allclose(np.abs(coords), np.abs(expected), atol=2e-5)
     share = singular**2 / (singular**2).sum()
-    np.testing.assert_allclose(body["explained_variance"], share[:2], rtol=1e-4)
+    np.testing.assert_allclose(body["explained_variance"], share[:3], rtol=1e-4)
+    assert body["stored"] is True and body["projection"] == "pca"
 
 
 def test_deterministic_across_calls_and_loads(client, binary_run):
@@ -78,7 +79,9 @@ def test_effect_for_other_tasks(task, request):
 def test_unknown_feature_numeric_feature_and_method(client):
     assert "'color', 'city', 'size'" in assert_error(client.get("/embeddings/colour/projection"), 404, "feature")["message"]
     assert "numeric" in assert_error(client.get("/embeddings/x/projection"), 404, "feature")["message"]
-    assert_error(client.get("/embeddings/color/projection?method=tsne"), 422, "query.method")
+    # six colours are too few for t-SNE: the bundle has only PCA for them, and the error lists it
+    assert "it has pca" in assert_error(client.get("/embeddings/color/projection?method=tsne"), 422, "method")["message"]
+    assert_error(client.get("/embeddings/city/projection?method=umap"), 422, "method")
     # the single-value routes are untouched by the new one
     assert client.get("/embeddings/color/red").status_code == 200
     assert client.get("/embeddings/color/red/neighbors?k=2").status_code == 200

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.convertors import PathConvertor, register_url_convertor
 
+from app.comparison import Comparisons
 from app.deps import ServedDep
 from app.responses import FastJSONResponse
 from app.schemas import EmbeddingTable, EmbeddingVector, ErrorBody, Neighbors, Projection
@@ -36,9 +37,9 @@ async def table(
     return FastJSONResponse(served.embeddings.table(feature, offset, limit))
 
 
-# registered before the single-value routes: "{value:path}" would otherwise take "projection" for a
-# category value. (A category literally named "projection" keeps its vector in the table and its
-# neighbours at /embeddings/{feature}/projection/neighbors.)
+# registered before the single-value routes: "{value:path}" would otherwise take "projection" (and
+# "compare", below) for a category value. (A category literally named so keeps its vector in the
+# table and its neighbours at /embeddings/{feature}/projection/neighbors.)
 @router.get(
     "/{feature}/projection",
     response_model=Projection,
@@ -52,6 +53,29 @@ async def table(
 def projection(served: ServedDep, feature: str, method: Annotated[str, Query(max_length=20)] = "pca") -> FastJSONResponse:
     # a plain def: FastAPI runs it in its thread pool, so a first 50,000-value map does not block the loop
     return FastJSONResponse(served.projections.projection(feature, method))
+
+
+@router.get(
+    "/{feature}/compare",
+    responses=NOT_FOUND,
+    summary="Which values moved between two versions of the model (orthogonal Procrustes alignment)",
+    description="The two versions' tables are aligned on the values both have (centred, scaled, the older rotated onto "
+    "the newer), and each shared value's remaining distance is listed, largest first. `to` defaults to the served "
+    "version, `from` to the newest version before it; `versions` lists every version on disk. With one version on "
+    "disk, `from` is null and the lists are empty.",
+)
+def compare(
+    request: Request,
+    served: ServedDep,
+    feature: str,
+    before: Annotated[int | None, Query(alias="from", ge=1, description="the older version")] = None,
+    after: Annotated[int | None, Query(alias="to", ge=1, description="the newer version (default: the served one)")] = None,
+) -> FastJSONResponse:
+    # a plain def: loading the other version's bundle from disk runs in the thread pool
+    comparisons = getattr(request.app.state, "comparisons", None)
+    if comparisons is None:
+        comparisons = request.app.state.comparisons = Comparisons()
+    return FastJSONResponse(comparisons.compare(served, feature, before, after))
 
 
 # registered before the single-value route: "{value:path}" would otherwise swallow "/neighbors"

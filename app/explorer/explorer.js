@@ -1,7 +1,10 @@
 // catembed explorer: a 2-D map of each feature's learned vectors, a card per value, a what-if form.
 // Plain ES modules, no dependencies: every request goes to this page's own origin.
-import { $, api, el, enc, fmt, json, pair, say, state } from "./common.js";
-import { draw, resetView, wireMap } from "./map.js";
+import { $, api, el, enc, fmt, json, pair, plain, say, shown, state } from "./common.js";
+import { compareVersions, wireCompare } from "./compare.js";
+import { draw, resetView } from "./map.js";
+import { colourOptions, restore, wireMetadata } from "./metadata.js";
+import { hideTooltip, wireMap } from "./steering.js";
 
 // ---------- start-up ----------
 
@@ -9,7 +12,7 @@ import { draw, resetView, wireMap } from "./map.js";
 // put an error in the console of every service without them.
 async function start() {
   const params = new URLSearchParams(location.search);
-  const paths = (await fetch("/openapi.json").then((r) => r.json()).catch(() => ({}))).paths || {};
+  const paths = (await plain("/openapi.json").then((r) => r.json()).catch(() => ({}))).paths || {};
   if (paths["/models"]) await pickModel(params.get("model"));
   await loadModel();
   if (paths["/report"]) showReportLink();
@@ -24,13 +27,13 @@ function showReportLink() {
   const link = $("report-link");
   link.hidden = true;
   link.href = `${state.base}/report`;
-  fetch(link.href).then((r) => { link.hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
+  plain(link.href).then((r) => { link.hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
 }
 
 async function pickModel(wanted) {
   let listing;
   try {
-    const response = await fetch("/models");
+    const response = await plain("/models");
     if (response.status !== 200) return;
     listing = await response.json();
   } catch {
@@ -62,22 +65,54 @@ async function loadModel() {
   for (const select of [$("feature"), $("sweep-feature")]) select.replaceChildren(...names.map((n) => new Option(n, n)));
   buildForm();
   predictNow();
+  showImportance(model.importance);
+}
+
+// permutation importance on the holdout (stored by training): the features the model leans on
+function showImportance(found) {
+  $("importance-section").hidden = !found?.features?.length;
+  if (!found?.features?.length) return;
+  $("importance-note").textContent = `How much ${found.metric} (${fmt(found.score)} on ${found.rows.toLocaleString()} holdout rows) drops `
+    + `when one feature's column is shuffled; mean ± sd of ${found.shuffles} shuffles. A large drop from a value known only afterwards is a leak.`;
+  const top = Math.max(...found.features.map((f) => Math.abs(f.drop))) || 1;
+  $("importance").replaceChildren(...found.features.map((f) => {
+    const row = el("div", undefined, { class: "bar", "data-feature": f.name });
+    const bar = el("span", undefined, { class: "fill" });
+    bar.style.width = `${(100 * Math.max(f.drop, 0)) / top}%`;
+    row.append(el("span", f.name, { class: "name" }), el("span", undefined, { class: "track" }), el("span", `${fmt(f.drop, 3)} ± ${fmt(f.sd, 3)}`, { class: "num" }));
+    row.children[1].append(bar);
+    return row;
+  }));
 }
 
 // ---------- feature picker and the map ----------
 
 async function selectFeature(feature, value) {
+  const changed = feature !== state.feature;
   state.feature = feature;
   $("feature").value = feature;
   $("sweep-feature").value = feature;
+  hideTooltip(); // nothing of the previous map stays on screen
   say(`loading the map of ${feature}…`);
   const started = performance.now();
-  const map = await json(`/embeddings/${enc(feature)}/projection?method=pca`);
+  const method = changed ? "pca" : state.method;
+  const map = await json(`/embeddings/${enc(feature)}/projection?method=${enc(method)}`);
   state.map = map;
+  state.method = map.method;
+  state.three = state.three && map.z !== null;
   state.selected = -1;
+  state.neighbours = [];
   state.index = new Map(map.values.map((v, i) => [v, i]));
+  const names = { pca: "PCA", tsne: "t-SNE" };
+  $("method").replaceChildren(...map.methods.map((m) => new Option(names[m] || m, m)));
+  $("method").value = map.method;
+  $("view-dim").value = state.three ? "3" : "2";
+  $("view-dim").options[1].disabled = map.z === null;
   showStats(feature, map);
   $("search-values").replaceChildren(...map.values.slice(0, 500).map((v) => new Option(v)));
+  restore(feature);
+  if (changed) { state.moved = null; compareVersions(state.compared !== true).then(() => { state.compared = true; redraw(); }); }
+  colourOptions();
   resetView();
   const painting = performance.now();
   const drawn = draw();
@@ -104,9 +139,24 @@ function showStats(feature, map) {
     ["values folded into unknown", c.values_folded.toLocaleString()],
     ["training rows folded", rate(c.folded_row_rate)],
     ["unseen rate (served)", rate(c.served_unknown_rate)],
-    ["map", map.projection === "raw" ? "raw 2-D vectors" : `PCA, ${(100 * (map.explained_variance[0] + map.explained_variance[1])).toFixed(1)} % of variance`],
+    ["map", describeMap(map)],
   ];
   $("feature-stats").replaceChildren(...rows.map(pair));
+}
+
+function describeMap(map) {
+  if (map.projection === "raw") return "raw 2-D vectors";
+  const when = map.stored ? "computed at training" : "computed by the service";
+  if (map.projection === "tsne") return `t-SNE (cosine), ${when}`;
+  const share = (k) => (100 * map.explained_variance.slice(0, k).reduce((a, b) => a + b, 0)).toFixed(1);
+  return `PCA, ${share(2)} % of variance (3 axes: ${share(3)} %), ${when}`;
+}
+
+// a redraw that keeps the colour options in step with metadata and comparisons
+function redraw() {
+  if (!state.map) return;
+  colourOptions();
+  draw();
 }
 
 // ---------- the value card ----------
@@ -121,13 +171,17 @@ async function showValue(value) {
     say(err.message);
     return;
   }
-  const found = await json(`/embeddings/${enc(feature)}/${enc(vector.canonical_value)}/neighbors?k=10`);
+  const k = Math.max(1, Math.min(50, Number($("neighbour-count").value) || 10));
+  const found = await json(`/embeddings/${enc(feature)}/${enc(vector.canonical_value)}/neighbors?k=${k}`);
+  if (feature !== state.feature) return;
   const i = state.index.get(vector.canonical_value) ?? -1;
   state.selected = i;
+  state.neighbours = found.neighbors.map((n) => state.index.get(n.value) ?? -1).filter((j) => j >= 0);
+  if (state.isolate) resetView();
   draw();
   $("card").hidden = false;
   $("card").dataset.value = vector.canonical_value;
-  $("card-title").textContent = `${feature} = ${vector.canonical_value}`;
+  $("card-title").textContent = `${feature} = ${shown(feature, vector.canonical_value)}`;
   const effect = i >= 0 ? state.map.effect[i] : null;
   $("card-stats").replaceChildren(...[
     ["training count", vector.count.toLocaleString()],
@@ -141,8 +195,10 @@ async function showValue(value) {
     cell.className = v < 0 ? "neg" : "pos";
     return cell;
   }));
+  const meta = state.metadata[feature];
+  $("card-meta").replaceChildren(...(meta?.rows.get(vector.canonical_value) ? Object.entries(meta.rows.get(vector.canonical_value)).map(pair) : []));
   $("neighbors").replaceChildren(...found.neighbors.map((n) => {
-    const button = el("button", n.value, { type: "button", "data-value": n.value });
+    const button = el("button", shown(feature, n.value), { type: "button", "data-value": n.value });
     button.addEventListener("click", () => showValue(n.value));
     const item = el("li");
     item.append(button, el("span", ` cosine ${fmt(n.score, 3)}`, { class: "score" }));
@@ -156,6 +212,17 @@ async function showValue(value) {
   history.replaceState(null, "", link);
   $("share-link").href = link;
   say(`${feature} = ${vector.canonical_value}`);
+}
+
+const currentValue = () => (state.selected >= 0 ? state.map.values[state.selected] : null);
+
+// "Find a value" also takes a metadata label ("United Airlines" finds UA)
+function byLabel(text) {
+  const meta = state.metadata[state.feature];
+  if (!meta?.label || state.index.has(text)) return text;
+  const wanted = text.toLowerCase();
+  for (const [value, row] of meta.rows) if ((row[meta.label] || "").toLowerCase() === wanted) return value;
+  return text;
 }
 
 // ---------- what-if form and sweep ----------
@@ -249,7 +316,18 @@ async function sweep() {
 }
 
 wireMap(showValue);
+wireCompare(showValue, redraw);
+wireMetadata(() => Object.keys(state.model?.coverage || {}), (feature, name) => {
+  if (feature === state.feature) { colourOptions(); if (name) $("colour-by").value = `meta:${state.metadata[feature].columns.at(-1)}`; draw(); }
+  say(name ? `metadata for ${feature} read from ${name} (kept in this browser tab only)` : `metadata for ${feature} forgotten`);
+  if (state.selected >= 0 && feature === state.feature) showValue(state.map.values[state.selected]);
+});
 $("feature").addEventListener("change", (e) => selectFeature(e.target.value, null));
-$("search-form").addEventListener("submit", (e) => { e.preventDefault(); showValue($("search").value.trim()); });
+$("method").addEventListener("change", (e) => { state.method = e.target.value; selectFeature(state.feature, currentValue()); });
+$("view-dim").addEventListener("change", (e) => { state.three = e.target.value === "3"; hideTooltip(); resetView(); draw(); });
+$("colour-by").addEventListener("change", () => draw());
+$("isolate").addEventListener("change", (e) => { state.isolate = e.target.checked; hideTooltip(); resetView(); draw(); });
+$("neighbour-count").addEventListener("change", () => { if (state.selected >= 0) showValue(state.map.values[state.selected]); });
+$("search-form").addEventListener("submit", (e) => { e.preventDefault(); showValue(byLabel($("search").value.trim())); });
 $("sweep").addEventListener("click", () => sweep().catch((err) => say(err.message)));
 start().catch((err) => say(`could not start: ${err.message}`));

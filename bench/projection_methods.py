@@ -50,9 +50,11 @@ def run_method(method: str, table_file: str, seed: int) -> dict[str, Any]:
         coords = TSNE(n_components=2, metric="cosine", init="pca", random_state=seed).fit_transform(table)
     done = time.perf_counter()
     np.save(table_file + f".{method}.npy", np.asarray(coords, dtype=np.float32))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "import_s": round(imported - started, 2),
         "fit_s": round(done - imported, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # import and fit: less sensitive to a busy machine than wall time
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=50_010)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one method may take")
+    parser.add_argument("--table", type=Path, help="a saved table (.npy) instead of training the wide model")
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "TABLE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -81,12 +84,14 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        model_dir = train_wide_model(Path(tmp), args.values)
-        from features.artifacts import load_bundle
+        if args.table:
+            table = np.load(args.table)
+        else:
+            from features.artifacts import load_bundle
 
-        bundle = load_bundle(model_dir)
-        table = bundle.graph.embeddings[bundle.encoder.categorical.index("item")]
-        print(f"trained: {table.shape[0]:,} x {table.shape[1]} table in {time.perf_counter() - started:.0f} s", flush=True)
+            bundle = load_bundle(train_wide_model(Path(tmp), args.values))
+            table = bundle.graph.embeddings[bundle.encoder.categorical.index("item")]
+            print(f"trained: {table.shape[0]:,} x {table.shape[1]} table in {time.perf_counter() - started:.0f} s", flush=True)
         table_file = str(Path(tmp) / "item.npy")
         np.save(table_file, table)
         results: dict[str, Any] = {"rows": int(table.shape[0]), "dimensions": int(table.shape[1])}

@@ -1,10 +1,11 @@
 // catembed explorer: a 2-D map of each feature's learned vectors, a card per value, a what-if form.
 // Plain ES modules, no dependencies: every request goes to this page's own origin.
-import { $, api, el, enc, fmt, json, pair, plain, say, shown, state } from "./common.js";
+import { $, el, enc, fmt, json, pair, plain, say, shown, state } from "./common.js";
 import { compareVersions, wireCompare } from "./compare.js";
 import { draw, resetView } from "./map.js";
 import { colourOptions, restore, wireMetadata } from "./metadata.js";
 import { hideTooltip, wireMap } from "./steering.js";
+import { buildForm, predictNow, showImportance, wireWhatIf } from "./whatif.js";
 
 // ---------- start-up ----------
 
@@ -59,30 +60,13 @@ async function loadModel() {
   state.model = model;
   state.record = { ...(model.example || {}) };
   const metrics = model.metrics?.holdout || {};
-  const shown = Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
-  $("model-info").textContent = `${model.name} v${model.version} · ${model.task} on ${model.target}` + (shown ? ` · holdout ${shown}` : "");
+  const figures = Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+  $("model-info").textContent = `${model.name} v${model.version} · ${model.task} on ${model.target}` + (figures ? ` · holdout ${figures}` : "");
   const names = Object.keys(model.coverage || {});
   for (const select of [$("feature"), $("sweep-feature")]) select.replaceChildren(...names.map((n) => new Option(n, n)));
   buildForm();
   predictNow();
   showImportance(model.importance);
-}
-
-// permutation importance on the holdout (stored by training): the features the model leans on
-function showImportance(found) {
-  $("importance-section").hidden = !found?.features?.length;
-  if (!found?.features?.length) return;
-  $("importance-note").textContent = `How much ${found.metric} (${fmt(found.score)} on ${found.rows.toLocaleString()} holdout rows) drops `
-    + `when one feature's column is shuffled; mean ± sd of ${found.shuffles} shuffles. A large drop from a value known only afterwards is a leak.`;
-  const top = Math.max(...found.features.map((f) => Math.abs(f.drop))) || 1;
-  $("importance").replaceChildren(...found.features.map((f) => {
-    const row = el("div", undefined, { class: "bar", "data-feature": f.name });
-    const bar = el("span", undefined, { class: "fill" });
-    bar.style.width = `${(100 * Math.max(f.drop, 0)) / top}%`;
-    row.append(el("span", f.name, { class: "name" }), el("span", undefined, { class: "track" }), el("span", `${fmt(f.drop, 3)} ± ${fmt(f.sd, 3)}`, { class: "num" }));
-    row.children[1].append(bar);
-    return row;
-  }));
 }
 
 // ---------- feature picker and the map ----------
@@ -225,97 +209,8 @@ function byLabel(text) {
   return text;
 }
 
-// ---------- what-if form and sweep ----------
-
-function buildForm() {
-  const form = $("whatif");
-  form.replaceChildren();
-  for (const f of state.model.features) {
-    const id = `field-${f.name}`;
-    const input = el("input", undefined, { id, name: f.name, autocomplete: "off" });
-    const value = state.record[f.name];
-    if (f.kind === "numeric") {
-      input.type = "number";
-      input.step = "any";
-    } else {
-      input.type = "text";
-      input.setAttribute("list", `${id}-values`);
-      const list = el("datalist", undefined, { id: `${id}-values` });
-      form.append(list);
-      json(`/embeddings/${enc(f.name)}?limit=200&offset=1`).then((t) => list.replaceChildren(...t.items.map((r) => new Option(r.value)))).catch(() => {});
-    }
-    input.value = value === null || value === undefined ? "" : String(value);
-    input.addEventListener("input", () => {
-      state.record[f.name] = input.value === "" ? null : f.kind === "numeric" ? Number(input.value) : input.value;
-      schedulePredict();
-    });
-    const row = el("div", undefined, { class: "field" });
-    row.append(el("label", f.name, { for: id }), input);
-    form.append(row);
-  }
-}
-
-let timer = 0;
-function schedulePredict() {
-  clearTimeout(timer);
-  timer = setTimeout(predictNow, 250);
-}
-
-let sequence = 0;
-async function predictNow() {
-  const mine = ++sequence;
-  const response = await api("/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(state.record) });
-  const body = await response.json();
-  if (mine !== sequence) return; // a newer edit already asked
-  const out = $("prediction");
-  if (!response.ok) {
-    out.textContent = body?.error?.message || `HTTP ${response.status}`;
-    out.dataset.probability = "";
-    return;
-  }
-  const p = body.predictions[0];
-  const [text, value] = describePrediction(p);
-  out.textContent = text;
-  out.dataset.probability = value === null ? "" : String(value);
-  $("warnings").replaceChildren(...p.warnings.map((w) => el("li", w.message)));
-}
-
-// the number the page shows for one prediction: P(second label) for binary, the top label's
-// probability for multiclass, the value for regression
-function describePrediction(p) {
-  if (p.value !== undefined) return [`${state.model.target} = ${fmt(p.value)}`, p.value];
-  const labels = Object.keys(p.probabilities);
-  if (labels.length === 2) {
-    const q = p.probabilities[labels[1]];
-    return [`P(${state.model.target} = ${labels[1]}) = ${fmt(q)} · label ${p.label}`, q];
-  }
-  const q = p.probabilities[String(p.label)];
-  return [`${p.label} (p = ${fmt(q)})`, q];
-}
-
-async function sweep() {
-  const feature = $("sweep-feature").value;
-  const count = Math.max(2, Math.min(100, Number($("sweep-count").value) || 20));
-  const table = await json(`/embeddings/${enc(feature)}?offset=1&limit=${count}`);
-  const values = table.items.map((r) => r.value);
-  const records = values.map((v) => ({ ...state.record, [feature]: v }));
-  const body = await json("/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ records }) });
-  const numbers = body.predictions.map((p) => describePrediction(p)[1]);
-  const top = Math.max(...numbers.map(Math.abs)) || 1;
-  const chart = $("sweep-chart");
-  chart.dataset.feature = feature;
-  chart.replaceChildren(...values.map((v, i) => {
-    const row = el("div", undefined, { class: "bar" });
-    const bar = el("span", undefined, { class: "fill" });
-    bar.style.width = `${(100 * Math.abs(numbers[i])) / top}%`;
-    row.append(el("span", v, { class: "name" }), el("span", undefined, { class: "track" }), el("span", fmt(numbers[i]), { class: "num" }));
-    row.children[1].append(bar);
-    if (String(state.record[feature]) === v) row.classList.add("current");
-    return row;
-  }));
-}
-
 wireMap(showValue);
+wireWhatIf();
 wireCompare(showValue, redraw);
 wireMetadata(() => Object.keys(state.model?.coverage || {}), (feature, name) => {
   if (feature === state.feature) { colourOptions(); if (name) $("colour-by").value = `meta:${state.metadata[feature].columns.at(-1)}`; draw(); }
@@ -329,5 +224,4 @@ $("colour-by").addEventListener("change", () => draw());
 $("isolate").addEventListener("change", (e) => { state.isolate = e.target.checked; hideTooltip(); resetView(); draw(); });
 $("neighbour-count").addEventListener("change", () => { if (state.selected >= 0) showValue(state.map.values[state.selected]); });
 $("search-form").addEventListener("submit", (e) => { e.preventDefault(); showValue(byLabel($("search").value.trim())); });
-$("sweep").addEventListener("click", () => sweep().catch((err) => say(err.message)));
 start().catch((err) => say(`could not start: ${err.message}`));

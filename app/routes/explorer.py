@@ -17,7 +17,8 @@ from features.errors import NotFound
 router = APIRouter(include_in_schema=False)
 ASSETS = {
     "index.html": "text/html",
-    "explorer.js": "text/javascript",  # start-up, feature picker, value card, what-if form, sweep
+    "explorer.js": "text/javascript",  # start-up, feature picker, value card
+    "whatif.js": "text/javascript",  # what-if form, sweep, feature importance
     "map.js": "text/javascript",  # the canvas scatter, flat or 3-D: points, neighbours, the unknown vector
     "steering.js": "text/javascript",  # pan, zoom, turn, hover (the tooltip), pick
     "labels.js": "text/javascript",  # label placement: no overlaps, never past the edge

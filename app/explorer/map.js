@@ -123,7 +123,8 @@ export function draw() {
   legend(mode);
   // test hooks: canvas points have no selectors, so the page says what it drew and where
   Object.assign(box.dataset, {
-    labels: JSON.stringify(labels.map((l) => ({ text: l.text, value: l.value, kind: l.kind, x: l.x, y: l.y, w: l.w, h: l.h }))),
+    labels: JSON.stringify(labels.map((l) => ({ text: l.text, value: l.value, kind: l.kind, x: l.x, y: l.y, w: l.w, h: l.h, px: l.px, py: l.py }))),
+    width: String(w), height: String(h), pointCount: String(drawn),
     neighbours: String(s >= 0 ? state.neighbours.length : 0),
     unknown: unknownAt ? `${unknownAt[0].toFixed(1)},${unknownAt[1].toFixed(1)}` : "",
     colour: mode, dim: state.three ? "3" : "2", method: state.method, cursor: state.keyboard && document.activeElement === canvas ? "shown" : "hidden",

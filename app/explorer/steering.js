@@ -15,7 +15,7 @@ export function wireMap(onPick) {
   let drag = null, frame = 0;
   const redraw = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(); }); };
   canvas.addEventListener("pointerdown", (e) => {
-    state.keyboard = false; // a pointer user needs no keyboard cursor
+    if (state.keyboard) { state.keyboard = false; redraw(); } // a pointer user needs no keyboard cursor
     drag = { x: e.offsetX, y: e.offsetY, moved: false };
     canvas.setPointerCapture(e.pointerId);
   });

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -12,8 +11,8 @@ from fastapi.testclient import TestClient
 from app.comparison import procrustes_distances
 from app.main import create_app
 from app.settings import Settings
-from features.artifacts import sha256_of
 from tests.app.conftest import assert_error
+from tests.app.versions import versions_with_a_moved_value
 
 
 def test_a_rotated_scaled_shifted_copy_has_not_moved_but_an_edited_row_has():
@@ -35,22 +34,7 @@ def test_a_rotated_scaled_shifted_copy_has_not_moved_but_an_edited_row_has():
 def versions(tmp_path_factory, binary_run):
     """Version 1 is the session's binary model, version 2 a copy, version 3 a copy in which one city's vector moved."""
     folder = tmp_path_factory.mktemp("compare") / "binary"
-    for v in (1, 2, 3):
-        shutil.copytree(binary_run.path, folder / str(v))
-    moved = binary_run.encoder.categorical_["city"].vocabulary_[2]
-    path = folder / "3"
-    manifest = json.loads((path / "manifest.json").read_text())
-    position = manifest["features"].index(next(f for f in manifest["features"] if f["name"] == "city"))
-    with np.load(path / "graph.npz", allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    table = arrays[f"embedding_{position}"]
-    table[3] = -3 * table[3] + 1.0  # row 3 = vocabulary position 2
-    with open(path / "graph.npz", "wb") as fh:
-        np.savez(fh, **arrays)
-    manifest["files"]["graph.npz"] = sha256_of(path / "graph.npz")
-    manifest["version"] = 3
-    (path / "manifest.json").write_text(json.dumps(manifest))
-    return folder, moved
+    return folder, versions_with_a_moved_value(folder, binary_run, 3)
 
 
 def test_the_moved_value_comes_first_and_an_identical_copy_has_not_moved(versions, binary_run):

@@ -59,6 +59,11 @@ def run_method(method: str, table_file: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / 100, 1)  # utime + stime, in clock ticks of 1/100 s
+
+
 def kept_neighbours(table: np.ndarray, coords: np.ndarray, k: int = 10, sample: int = 2000, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(table), min(sample, len(table)), replace=False)
@@ -76,6 +81,7 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=50_010)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one method may take")
+    parser.add_argument("--results", default="projection_methods.json", help="file name under bench/results")
     parser.add_argument("--table", type=Path, help="a saved table (.npy) instead of training the wide model")
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "TABLE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -97,18 +103,26 @@ def main() -> None:
         results: dict[str, Any] = {"rows": int(table.shape[0]), "dimensions": int(table.shape[1])}
         for method in args.methods.split(","):
             load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            child = subprocess.Popen(
+                [sys.executable, "-m", "bench.projection_methods", "--child", method, table_file, "0"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
-                out = subprocess.run(
-                    [sys.executable, "-m", "bench.projection_methods", "--child", method, table_file, "0"],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    timeout=args.timeout,
-                )
+                stdout, stderr = child.communicate(timeout=args.timeout)
             except subprocess.TimeoutExpired:
-                results[method] = {"error": f"did not finish within {args.timeout:.0f} s", "load_before": load}
+                cpu = _cpu_seconds(child.pid)  # what it had used when stopped: a load-independent lower bound
+                child.kill()
+                child.communicate()
+                results[method] = {
+                    "error": f"did not finish within {args.timeout:.0f} s",
+                    "cpu_s_at_stop": cpu,
+                    "load_before": load,
+                }
                 print(method, results[method], flush=True)
                 continue
+            out = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
             if out.returncode != 0:
                 results[method] = {"error": out.stderr[-500:]}
                 continue
@@ -118,7 +132,7 @@ def main() -> None:
             results[method] = found
             print(method, found, flush=True)
     results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    (RESULTS / "projection_methods.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

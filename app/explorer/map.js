@@ -39,10 +39,11 @@ export function resetView() {
   }
   if (!ids.length) [x0, x1, y0, y1] = [-1, 1, -1, 1];
   const canvas = $("map-canvas"), w = canvas.clientWidth, h = canvas.clientHeight, pad = 36;
-  // 3-D: the sphere holding 95 % of the points fills the view (a few far values need not shrink it)
+  // 3-D: the sphere holding all points fills the view, or 98 % of them on a big map (a few far values
+  // among thousands need not shrink it)
   radii.sort((a, b) => a - b);
-  state.reach = radii[Math.floor(0.95 * (radii.length - 1))] || radii.at(-1) || 1;
-  const scale = state.three ? Math.min(w, h) / 2.4 / state.reach : Math.min((w - 2 * pad) / (x1 - x0 || 1), (h - 2 * pad) / (y1 - y0 || 1));
+  state.reach = radii[Math.floor((radii.length > 200 ? 0.98 : 1) * (radii.length - 1))] || 1;
+  const scale = state.three ? Math.min(w, h) / 2.1 / state.reach : Math.min((w - 2 * pad) / (x1 - x0 || 1), (h - 2 * pad) / (y1 - y0 || 1));
   const [cx, cy] = state.three ? [0, 0] : [(x0 + x1) / 2, (y0 + y1) / 2];
   Object.assign(state.view, { scale, tx: w / 2 - scale * cx, ty: h / 2 + scale * cy });
 }

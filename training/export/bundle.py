@@ -143,7 +143,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
         manifest["graph"] = graph.save(folder / "graph.npz")
         joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
         with open(folder / PROJECTIONS, "wb") as fh:  # plain arrays: the service loads them with allow_pickle=False
-            np.savez(fh, **projected)
+            np.savez(fh, **projected)  # type: ignore[arg-type]
         (folder / "spec.yaml").write_text(dump_spec(spec))
         seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
         manifest["training"]["report_seconds"] = round(seconds, 3)

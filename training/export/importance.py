@@ -65,7 +65,7 @@ def permutation_importance(
 
     base = score(codes, numeric)
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0  # a drop is always "how much worse"
-    found = []
+    found: list[dict[str, Any]] = []
     for name, columns in _feature_columns(encoder):
         drops = []
         for _ in range(shuffles):
@@ -88,7 +88,7 @@ def permutation_importance(
                 "drops": [round(float(d), 6) for d in drops],
             }
         )
-    found.sort(key=lambda f: -f["drop"])
+    found.sort(key=lambda f: -float(f["drop"]))
     return {"metric": metric, "score": base, "shuffles": shuffles, "rows": rows, "features": found}
 
 

@@ -108,7 +108,7 @@ def residuals(truth: np.ndarray, predicted: np.ndarray, max_points: int = 20_000
 def importance(features: Sequence[dict], metric: str, shuffles: int) -> str:
     """Permutation importance: the mean drop per feature with its spread (one sd) over the shuffles."""
     shown = list(features)[:30]
-    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.28 * len(shown)))
+    fig, ax = plt.subplots(figsize=(6.4, max(2.6, 0.9 + 0.28 * len(shown))))
     positions = np.arange(len(shown))[::-1]
     drops = [f["drop"] for f in shown]
     colours = [TRAIN if f["kind"] == "categorical" else "#ff7f0e" for f in shown]

@@ -136,3 +136,58 @@ def test_two_dimensional_embeddings_are_plotted_raw(tmp_path):
     assert body["projection"] == "raw" and body["dimension"] == 2
     np.testing.assert_allclose(np.column_stack([body["x"], body["y"]]), table[1:], atol=1e-6)
     assert [body["unknown"]["x"], body["unknown"]["y"]] == pytest.approx(table[0].tolist(), abs=1e-6)
+
+
+def _copy_without_stored_maps(run, folder):
+    """The bundle as catembed wrote it before projections.npz: no file, no manifest entry."""
+    import json
+    import shutil
+
+    shutil.copytree(run.path, folder / "1")
+    manifest = json.loads((folder / "1" / "manifest.json").read_text())
+    del manifest["projections"], manifest["files"]["projections.npz"]
+    (folder / "1" / "projections.npz").unlink()
+    (folder / "1" / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_an_older_bundle_gets_the_same_pca_computed_and_only_pca(binary_run, client, tmp_path):
+    from app.settings import Settings
+
+    _copy_without_stored_maps(binary_run, tmp_path / "old")
+    stored = client.get("/embeddings/city/projection").json()
+    assert stored["methods"] == ["pca", "tsne"] and stored["stored"] is True
+    with TestClient(create_app(Settings(model_dir=tmp_path / "old"))) as old:
+        body = old.get("/embeddings/city/projection").json()
+        assert body["methods"] == ["pca"] and body["stored"] is False
+        for axis in ("x", "y", "z"):
+            np.testing.assert_allclose(body[axis], stored[axis], atol=1e-5)
+        assert_error(old.get("/embeddings/city/projection?method=tsne"), 422, "method")
+
+
+def test_a_stored_map_that_is_not_plain_data_refuses_the_bundle(binary_run, tmp_path):
+    import json
+    import shutil
+
+    from app.serving import load_served_model
+    from app.settings import Settings
+    from features.artifacts import sha256_of
+    from features.errors import BundleError
+
+    for name, arrays in (
+        ("pickled", {"pca_0": np.array([{"x": 1}], dtype=object)}),  # an object array: np.load refuses to unpickle
+        ("short", {"pca_0": np.zeros((2, 3), dtype=np.float32)}),  # fewer rows than the table
+    ):
+        folder = tmp_path / name
+        shutil.copytree(binary_run.path, folder / "1")
+        with open(folder / "1" / "projections.npz", "wb") as fh:
+            np.savez(fh, **arrays)
+        manifest = json.loads((folder / "1" / "manifest.json").read_text())
+        manifest["files"]["projections.npz"] = sha256_of(folder / "1" / "projections.npz")
+        manifest["projections"]["features"] = {"color": {"pca": {"array": "pca_0"}}}
+        (folder / "1" / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(BundleError, match=r"projections\.npz"):
+            load_served_model(Settings(model_dir=folder))
+
+
+def test_model_serves_the_stored_importance(client, binary_run):
+    assert client.get("/model").json()["importance"] == binary_run.manifest["importance"]

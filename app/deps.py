@@ -12,6 +12,8 @@ from app.serving import ServedModel
 from app.settings import Settings
 from features.errors import InvalidInput, PayloadTooLarge
 
+MAX_VERSION = 2**31 - 1
+
 
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -30,6 +32,10 @@ def get_served(request: Request) -> ServedModel:
     version = params.get("version")
     if version is not None and not version.isdigit():  # the path's own check reports it; never a 500 here
         raise InvalidInput(f"version {version!r} is not a version number", field="version", value=version)
+    if version is not None and int(version) > MAX_VERSION:  # past 64 bits it could not even be echoed in JSON (fuzzer)
+        raise InvalidInput(
+            f"version {version[:30]} is too large", field="version", value=version[:30], expected=f"at most {MAX_VERSION}"
+        )
     return served_model(request, name, int(version) if version is not None else None)
 
 

@@ -25,6 +25,7 @@ class AnyPathConvertor(PathConvertor):
 
 register_url_convertor("path", AnyPathConvertor())
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+MAX_VERSION = 2**31 - 1  # a version folder's number; bigger ones are refused before they reach a JSON answer
 
 
 @router.get("/{feature}", response_model=EmbeddingTable, responses=NOT_FOUND, summary="A feature's whole embedding table")
@@ -68,8 +69,10 @@ def compare(
     request: Request,
     served: ServedDep,
     feature: str,
-    before: Annotated[int | None, Query(alias="from", ge=1, description="the older version")] = None,
-    after: Annotated[int | None, Query(alias="to", ge=1, description="the newer version (default: the served one)")] = None,
+    before: Annotated[int | None, Query(alias="from", ge=1, le=MAX_VERSION, description="the older version")] = None,
+    after: Annotated[
+        int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="the newer version (default: the served one)")
+    ] = None,
 ) -> FastJSONResponse:
     # a plain def: loading the other version's bundle from disk runs in the thread pool
     comparisons = getattr(request.app.state, "comparisons", None)

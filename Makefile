@@ -26,7 +26,9 @@ demo: $(STAMP)
 		$(BIN)/catembed upgrade-bundle $(MODEL_DIR); \
 	else \
 		echo "training the built-in NYC flights demo model (once)"; \
-		$(BIN)/catembed train --demo --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)); \
+		$(BIN)/catembed train --demo --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)) && \
+		echo "training it again with another seed: version 2, so the explorer can compare two versions" && \
+		$(BIN)/catembed train --demo --seed 1 --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)); \
 	fi
 
 run: demo

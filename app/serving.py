@@ -47,6 +47,7 @@ class ServedModel:
             # training-table columns a record may carry; accepted and ignored
             "ignored_columns": [{"name": name, "reason": why} for name, why in self.predictor.ignored.items()],
             "metrics": m.get("metrics", {}),
+            "importance": m.get("importance"),  # permutation importance on the holdout; None for older bundles
             "created_at": m.get("created_at"),
             "training": {
                 k: m.get("training", {}).get(k)

@@ -44,6 +44,14 @@ def test_served_vector_is_every_members_vector_side_by_side(ensemble_run):
         assert dims[name] == table.shape[1]
 
 
+def test_the_report_names_each_networks_epochs(ensemble_run):
+    ensemble = ensemble_run.manifest["training"]["ensemble"]
+    page = (ensemble_run.path / "report.html").read_text()
+    each = ", ".join(f"{r} (best {b})" for r, b in zip(ensemble["epochs_run"], ensemble["best_epoch"], strict=True))
+    assert len(ensemble["epochs_run"]) == 3 and f"3 networks trained; epochs run per network: {each}." in page
+    assert "Training ran" not in page  # not one network's count for all of them
+
+
 def test_one_member_is_the_plain_network():
     assert member_seed(11, 0) == 11 and len({member_seed(11, k) for k in range(5)} | {member_seed(12, k) for k in range(5)}) == 10
     with pytest.raises(DataError, match="at least 1"):
@@ -150,6 +158,8 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     # the holdout metrics are out of fold: each row judged by the one member that did not train on it
     rmse = float(np.sqrt(np.mean((bundle.target.values(held_out.reshape(-1, 1)).reshape(-1) - frame["label"]) ** 2)))
     assert abs(rmse - run.manifest["metrics"]["holdout"]["rmse"]) < 1e-3 * rmse
+    # no row was held out from the mean network the importance shuffles through: it says so
+    assert run.manifest["importance"]["rows_are"].startswith("training rows")
 
     shared = TrainConfig(**{**FAST, "epochs": 2, "ensemble": 2})  # the default
     run = train(frame, spec, shared, name="shared", out=tmp_path, log=lambda _: None, verbose=0)

@@ -22,11 +22,14 @@ from features.artifacts import write_bundle
 from features.encoder import TabularEncoder
 from features.encoder_state import write_encoders
 from features.errors import DataError
+from features.projection import PROJECTIONS
 from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget, python_scalar
 from training.data.spec import dump_spec
 from training.export.ensemble_graph import stitch
 from training.export.graph import check_parity, to_graph
+from training.export.importance import permutation_importance
+from training.export.projections import compute_projections
 from training.export.report import write_report
 from training.loop import metrics
 from training.loop.config import TrainConfig
@@ -90,6 +93,10 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]
     graph = stitch([to_graph(m, embedding_layers, numeric_width) for m in fitted.members or [model]])
     parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in fitted.valid_x], len(spec.categorical))
+    importance = permutation_importance(graph, encoder, target, task, fitted.valid_x, valid_target, seed=fitted.config.seed)
+    if fitted.held_out is not None:  # every row trained most of the members: no row is held out from the mean
+        importance["rows_are"] = "training rows (ensemble holdout 'folds'), not a holdout"
+    projected, projections = compute_projections(encoder.categorical, graph.embeddings, fitted.config.seed, log)
     epochs_run = len(fitted.history["loss"])
     histories = fitted.member_histories or [fitted.history]
     if fitted.config.batch_ensemble > 1:
@@ -110,6 +117,8 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
         "ignored_columns": fitted.ignored,  # the service accepts and ignores these fields of a record
         "example": fitted.example,
         "metrics": {"holdout": holdout, "baseline": baseline},
+        "importance": importance,  # permutation importance on the holdout (training/export/importance.py)
+        "projections": {"file": PROJECTIONS, **projections},  # the explorer's stored maps
         "training": {
             "rows": {"train": fitted.train_rows, "valid": len(fitted.valid_frame)},
             "epochs_run": epochs_run,
@@ -133,6 +142,8 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
         model.save(folder / "model.keras")
         manifest["graph"] = graph.save(folder / "graph.npz")
         write_encoders(folder, encoder, target)  # data only: JSON and arrays, never a pickle
+        with open(folder / PROJECTIONS, "wb") as fh:  # plain arrays: the service loads them with allow_pickle=False
+            np.savez(fh, **projected)  # type: ignore[arg-type]
         (folder / "spec.yaml").write_text(dump_spec(spec))
         seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
         manifest["training"]["report_seconds"] = round(seconds, 3)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.artifacts import write_bundle
+from features.coverage import Coverage
 from features.encoder import TabularEncoder
 from features.errors import DataError
 from features.schema import FeatureSpec
@@ -195,11 +196,8 @@ def _features_manifest(
                 "kind": "categorical",
                 "input": layer.removeprefix("embedding_"),
                 "embedding_layer": layer,
-                "vocabulary_size": len(enc.vocabulary_),
                 "embedding_dim": dims[name],
-                "rare_values_folded": enc.n_rare_values_,
-                "missing_rows": enc.n_missing_rows_,
-                **enc.coverage(),
+                **Coverage.of(enc).to_dict(),
                 "shrinkage": shrinkage[name],
             }
         )

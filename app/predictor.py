@@ -18,6 +18,7 @@ from app.columnar import ColumnarPrediction, Flag, outputs_of
 from app.records import ParsedRecords, RecordParser
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
+from features.graph import vector_columns
 from features.tally import WarningTally
 
 
@@ -190,12 +191,7 @@ class Predictor:
 
     @property
     def embed_columns(self) -> list[str]:
-        names = [
-            f"{feature}__emb{j}"
-            for feature, table in zip(self.categorical, self.graph.embeddings, strict=True)
-            for j in range(table.shape[1])
-        ]
-        return names + self.numeric_columns
+        return vector_columns(self.categorical, self.graph.embeddings) + self.numeric_columns
 
     def _flags(self, parsed: ParsedRecords, batch: EncodedBatch) -> list[Flag]:
         """Rows of each feature the model could not take at face value, counted as drift (the

@@ -19,6 +19,7 @@ from app.records import ParsedRecords, RecordParser
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
 from features.graph import vector_columns
+from features.one_row import OneRowEncoder
 from features.tally import WarningTally
 
 
@@ -42,7 +43,7 @@ class Predictor:
         self.numeric: list[str] = list(self.encoder.numeric)
         self.ignored: dict[str, str] = dict(self.manifest.get("ignored_columns") or {})  # older bundles: none
         self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length, self.ignored)
-        self.one_row = self.encoder.one_row(max_string_length)  # the single clean record's fast path
+        self.one_row = OneRowEncoder(self.encoder, max_string_length)  # the single clean record's fast path
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self._label_keys = [str(label) for label in self.labels]
         self._label_array = np.empty(len(self.labels), dtype=object)

@@ -84,6 +84,7 @@ class CategoricalEncoder(ParamsMixin):
         return len(self.vocabulary_) + 1
 
     def index_of(self, value: Any) -> int:
+        """The table row of one raw value (0: unknown or missing), as GET /embeddings looks it up."""
         return self.index_.get(canonical(value), UNKNOWN_INDEX)  # type: ignore[arg-type]
 
     def transform(self, values: Iterable[Any]) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +19,6 @@ from features.errors import InvalidInput
 from features.numeric import NumericEncoder
 from features.params import ParamsMixin
 from features.statistics import TableStatistics
-
-if TYPE_CHECKING:
-    from features.one_row import OneRowEncoder
 
 Columns = Mapping[str, Any]  # a DataFrame or {name: sequence}
 
@@ -122,12 +119,6 @@ class TabularEncoder(ParamsMixin):
         if self.numeric_ is not None:
             numeric, imputed, clipped = self.numeric_.transform_with_report(self._numeric_matrix(X))
         return EncodedBatch(codes, numeric, unknown, missing, imputed, clipped)
-
-    def one_row(self, max_string_length: int) -> OneRowEncoder:
-        """The single-record fast path of this fitted encoder (see ``features.one_row``)."""
-        from features.one_row import OneRowEncoder
-
-        return OneRowEncoder(self, max_string_length)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the model's inputs: each categorical feature, then the numeric columns."""

@@ -10,11 +10,16 @@ PORT ?= 8000
 
 .PHONY: run test install demo lint browser bench bench-repository bench-explorer bench-quality bench-scale docker-test audit clean
 
+# One line per step (pip itself stays quiet); setuptools' note on editable installs is silenced.
 $(STAMP): pyproject.toml
+	@echo "install 1/3: the virtual environment $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed]"  # bench: its smoke tests run in the suite; distributed: the Ray tests
+	@echo "install 2/3: pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "install 3/3: catembed with TensorFlow, Ray and the test tools (the first time: 3-6 minutes)"
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed]"  # bench: its smoke tests run in the suite; distributed: the Ray tests
 	@touch $@
+	@echo "installed in $(VENV)"
 
 install: $(STAMP)
 
@@ -22,7 +27,7 @@ demo: $(STAMP)
 	@if ls $(MODEL_DIR)/*/manifest.json >/dev/null 2>&1; then \
 		echo "demo model found in $(MODEL_DIR)"; \
 	else \
-		echo "training the built-in NYC flights demo model (once)"; \
+		echo "training the built-in NYC flights demo model (once, 2-5 minutes: one line per step and epoch)"; \
 		$(BIN)/catembed train --demo --out $(dir $(MODEL_DIR)) --name $(notdir $(MODEL_DIR)); \
 	fi
 

@@ -38,6 +38,7 @@ def train_command(args: argparse.Namespace) -> int:
             return 1
     from cli.native_log import held_native_log
 
+    step("loading TensorFlow")
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
         from training.distributed.cluster import WorkerLost, cluster_from_env, join
 
@@ -75,6 +76,11 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise DataError(f"{option} {given} does not exist", field=option, value=given)
         if option != "spec" and not _has_rows(path):
             raise DataError(f"{given} has no rows", field=option, value=given)
+
+
+def step(what: str) -> None:
+    """One line before a step that takes seconds, shown at once also when stdout is a pipe (make run, CI logs)."""
+    print(f"{what} …", flush=True)
 
 
 def _has_rows(path: Path) -> bool:
@@ -122,6 +128,7 @@ def _train_here(args: argparse.Namespace) -> int:
     # streaming: the spec is inferred from the first rows (give --spec or --categorical/--numeric to be explicit)
     if streaming and args.out_of_fold:
         raise CatembedError("--out-of-fold needs the table in memory; it does not stream (drop --stream)", field="out_of_fold")
+    step(f"reading {args.data}")
     frame = head_frame(args.data) if streaming else read_table(args.data)
     spec = resolve_spec(
         frame,

@@ -86,6 +86,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     )
     holdout, baseline = _evaluate(target, output, fitted.train_summary, valid_target, task)
     log("holdout: " + _fmt(holdout) + "   baseline: " + _fmt(baseline))
+    log("exporting the network to NumPy, checking parity, writing the bundle and its report …")
 
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]

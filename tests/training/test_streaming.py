@@ -225,3 +225,6 @@ def test_the_statistics_pass_names_a_bad_value_by_its_file_row_and_line(tmp_path
     with pytest.raises(DataError) as refused:
         StatisticsPass(SPEC, 0.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
     assert refused.value.message == f"{data}, row 151 (line 152), field 'x': 'lots' is not a number"
+    with pytest.raises(DataError) as in_holdout:  # every row held out: named the same way
+        StatisticsPass(SPEC, 1.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
+    assert in_holdout.value.message == refused.value.message

@@ -125,6 +125,7 @@ class StatisticsPass:
         valid = holdout & labelled
         if valid.any() and self.valid_rows < VALID_ROWS_CAP:
             kept = batch.filter(pa.array(valid)).slice(0, VALID_ROWS_CAP - self.valid_rows)
+            self._numeric_matrix(unit, first_row + np.flatnonzero(valid)[: kept.num_rows], kept)  # a bad value: its row now
             self.valid_batches.append(kept)
             self.valid_rows += kept.num_rows
         self.valid_seen += int(valid.sum())

@@ -85,10 +85,14 @@ def step(what: str) -> None:
 
 def _has_rows(path: Path) -> bool:
     """False for an empty file, a text table with a header and nothing else, and a Parquet file of
-    0 rows; True when unsure (a header longer than what is read, an unreadable footer: the reader says why)."""
+    0 rows; True when unsure (a header longer than what is read, an unreadable footer, an unknown
+    format: the reader says why)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        return True  # a format catembed does not read: the reader names it
     if path.stat().st_size == 0:
         return False
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if suffix in (".parquet", ".pq"):
         import pyarrow.parquet as pq  # a fraction of a second, and only its footer is read
 
         try:

@@ -9,15 +9,9 @@ from fastapi import Depends, Request
 from app import lookup
 from app.lookup import served_model
 from app.serving import ServedModel
-from app.settings import Settings
 from features.errors import InvalidInput, PayloadTooLarge
 
 MAX_INTEGER = 2**63 - 1  # versions, offsets and lengths: what a signed 64-bit integer holds
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def get_served(request: Request) -> ServedModel:
@@ -72,6 +66,5 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServedDep = Annotated[ServedModel, Depends(get_served)]
 BodyDep = Annotated[bytes, Depends(read_body)]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 CategoryValue = str | int | float | bool | None
+BLANK_PATTERN = r"^\s*$"  # a string empty once stripped
 
 
 class RecordWarning(BaseModel):
@@ -123,10 +124,10 @@ def record_models(manifest: dict[str, Any], max_records: int, max_string_length:
                 "null or unseen values use the trained unknown vector"
             )
         else:
-            annotation = float | None
+            annotation = float | Annotated[str, Field(pattern=BLANK_PATTERN)] | None  # features.cells: blank is missing
             about = (
                 f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
-                f"null is imputed with the median {feature['median']:g}"
+                f"null or a blank string is imputed with the median {feature['median']:g}"
             )
         # python-safe attribute names; the JSON keys (aliases) are the real feature names
         fields[f"f{i}"] = (annotation, Field(..., alias=name, description=about, examples=[example.get(name)]))

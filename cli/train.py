@@ -4,14 +4,18 @@ one TF_CONFIG worker; TensorFlow is imported only once the options are known to 
 from __future__ import annotations
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
 from cli.parser import dims, floats, ints, names
-from features.errors import CatembedError
+from features.errors import CatembedError, DataError
+
+_HEAD_BYTES = 1 << 20  # a text table's first MB: its header and a row, or it is a header of that size
 
 
 def train_command(args: argparse.Namespace) -> int:
+    check_inputs(args)
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
     if args.workers > 1 and (args.ensemble or 1) > 1:  # members train one after the other on one process
@@ -34,6 +38,7 @@ def train_command(args: argparse.Namespace) -> int:
             return 1
     from cli.native_log import held_native_log
 
+    step("loading TensorFlow")
     with held_native_log(verbose=args.verbose):  # TensorFlow's C++ log lines: only with --verbose or a crash
         from training.distributed.cluster import WorkerLost, cluster_from_env, join
 
@@ -51,6 +56,52 @@ def train_command(args: argparse.Namespace) -> int:
         except WorkerLost as exc:  # not bad input (exit 2), and not a crash of ours (a traceback)
             print(f"error: training failed: {exc}", file=sys.stderr)
             return 1
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse a path that does not exist and a table without rows before TensorFlow and pandas are
+    imported: that takes seconds, this takes milliseconds (docs/training.md)."""
+    for option in ("data", "valid", "spec"):
+        given = getattr(args, option, None)
+        if not given:
+            continue
+        path = Path(given)
+        if path.is_dir():
+            continue
+        if not path.exists():
+            if option != "spec" and glob.has_magic(given):
+                if not glob.glob(given, recursive=True):
+                    raise DataError(f"{option} pattern {given!r} matches no file", field=option, value=given)
+                continue
+            raise DataError(f"{option} {given} does not exist", field=option, value=given)
+        if option != "spec" and not _has_rows(path):
+            raise DataError(f"{given} has no rows", field=option, value=given)
+
+
+def step(what: str) -> None:
+    """One line before a step that takes seconds, shown at once also when stdout is a pipe (make run, CI logs)."""
+    print(f"{what} …", flush=True)
+
+
+def _has_rows(path: Path) -> bool:
+    """False for an empty file, a text table with a header and nothing else, and a Parquet file of
+    0 rows; True when unsure (a header longer than what is read, an unreadable footer, an unknown
+    format: the reader says why)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        return True  # a format catembed does not read: the reader names it
+    if path.stat().st_size == 0:
+        return False
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq  # a fraction of a second, and only its footer is read
+
+        try:
+            return bool(pq.read_metadata(path).num_rows)
+        except (OSError, ValueError):  # Arrow's errors are these too
+            return True
+    with path.open("rb") as file:
+        head = file.read(_HEAD_BYTES)
+    return len(head) == _HEAD_BYTES or sum(1 for line in head.splitlines() if line.strip()) >= 2
 
 
 def _train_here(args: argparse.Namespace) -> int:
@@ -81,6 +132,7 @@ def _train_here(args: argparse.Namespace) -> int:
     # streaming: the spec is inferred from the first rows (give --spec or --categorical/--numeric to be explicit)
     if streaming and args.out_of_fold:
         raise CatembedError("--out-of-fold needs the table in memory; it does not stream (drop --stream)", field="out_of_fold")
+    step(f"reading {args.data}")
     frame = head_frame(args.data) if streaming else read_table(args.data)
     spec = resolve_spec(
         frame,

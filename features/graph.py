@@ -46,6 +46,13 @@ CHUNK_ROWS = 1024
 _GATHER_AT_ONCE = 64
 
 
+def vector_columns(features: Sequence[str], tables: Sequence[np.ndarray], kind: str = "emb") -> list[str]:
+    """``<feature>__<kind><j>`` for each column of each feature's table, in order: the names of the
+    embedding columns of ``InferenceGraph.features`` (``emb``: POST /embed, ``EmbeddingFeatures``,
+    out-of-fold vectors), and of their principal components (``pc``)."""
+    return [f"{feature}__{kind}{j}" for feature, table in zip(features, tables, strict=True) for j in range(table.shape[1])]
+
+
 class InferenceGraph:
     """embeddings (one table per categorical feature) → concat with numeric → layers."""
 

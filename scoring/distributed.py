@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from features.errors import CatembedError, DataError, InvalidInput
 from features.sources import Source
+from features.tally import WarningTally
 from scoring.run import Plan, score_source
-from scoring.scorer import Counts
 
 
 def work_units(sources: Sequence[Source]) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ def score_on_ray(plan: Plan, sources: Sequence[Source], workers: int) -> Iterato
             if kind == "error":
                 raise _error(json.loads(payload))
             if kind == "counts":
-                yield kind, Counts.from_dict(json.loads(payload))
+                yield kind, WarningTally.from_dict(json.loads(payload))
             else:
                 yield kind, pa.ipc.open_stream(payload).read_all()
     finally:

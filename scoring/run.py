@@ -20,9 +20,10 @@ import pyarrow as pa
 from features.artifacts import load_bundle
 from features.errors import DataError
 from features.sources import Source, batches, check_columns, resolve, schema
+from features.tally import WarningTally
 from scoring import rejects as rejects_
 from scoring.output import AtomicParquet
-from scoring.scorer import BadBatch, BatchScorer, Counts
+from scoring.scorer import BadBatch, BatchScorer
 from scoring.summary import Summary
 
 ON_ERROR = ("stop", "skip")
@@ -133,7 +134,7 @@ def predict_files(
     return Summary(out, len(sources), counts, rejects, time.perf_counter() - started, workers, cpu_seconds)
 
 
-def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[Counts, int]:
+def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[WarningTally, int]:
     with ExitStack() as stack:
         writer = stack.enter_context(AtomicParquet(out, plan.schema))
         rejected = stack.enter_context(AtomicParquet(rejects_path(out), rejects_.SCHEMA)) if plan.on_error == "skip" else None
@@ -153,7 +154,7 @@ def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, wo
             elif kind == "rejects" and rejected is not None:
                 rejected.write(table)
             elif kind == "counts":
-                counts.add(table)  # a worker's Counts
+                counts.add(table)  # a worker's tally
         if rejected is not None:
             rejected.commit()
         writer.commit()

@@ -117,9 +117,9 @@ function showStats(feature, map) {
   const c = state.model.coverage[feature];
   const rate = (x) => (x === null || x === undefined ? "none served yet" : `${(100 * x).toFixed(2)} %`);
   const rows = [
-    ["vocabulary size", c.vocabulary_size.toLocaleString()],
+    ["values seen in training", c.values_seen.toLocaleString()],
     ["embedding size", c.embedding_dim],
-    ["values with own vector", c.values_with_vector.toLocaleString()],
+    ["values with own vector", c.vocabulary_size.toLocaleString()],
     ["values folded into unknown", c.values_folded.toLocaleString()],
     ["training rows folded", rate(c.folded_row_rate)],
     ["unseen rate (served)", rate(c.served_unknown_rate)],

@@ -104,9 +104,9 @@ def test_model_reports_coverage_per_feature(client, binary_run):
     assert set(coverage) == {"color", "city", "size"}
     for name, numbers in coverage.items():
         encoder = binary_run.encoder.categorical_[name]
-        assert numbers["values_with_vector"] == len(encoder.vocabulary_)
+        assert numbers["vocabulary_size"] == len(encoder.vocabulary_)
         assert numbers["values_folded"] == encoder.n_rare_values_
-        assert numbers["vocabulary_size"] == len(encoder.vocabulary_) + encoder.n_rare_values_
+        assert numbers["values_seen"] == len(encoder.vocabulary_) + encoder.n_rare_values_
         assert numbers["embedding_dim"] == binary_run.model.get_layer(f"embedding_{name}").get_weights()[0].shape[1]
         assert numbers["training_rows"] == sum(encoder.counts_) + encoder.n_rare_rows_ + encoder.n_missing_rows_
 

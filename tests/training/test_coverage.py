@@ -41,9 +41,11 @@ def test_max_categories_caps_the_vocabulary_and_the_manifest_says_so(tmp_path):
     )
     city = next(f for f in run.manifest["features"] if f["name"] == "city")
     encoder = run.encoder.categorical_["city"]
-    assert city["values_with_vector"] == 4 == len(encoder.vocabulary_)
+    assert city["vocabulary_size"] == 4 == len(encoder.vocabulary_) and city["table_rows"] == 5
     assert city["min_count_with_vector"] == encoder.counts_[-1] == min(encoder.counts_)
     assert city["values_folded"] == encoder.n_rare_values_ > 0 and city["rows_folded"] > 0
+    assert city["values_seen"] == 4 + city["values_folded"]
+    assert not {"rare_values_folded", "values_with_vector"} & set(city)  # each fact under one name
     assert 0 < city["coverage"] < 1  # cities with ≥ 5 rows were cut by the cap
     assert city["shrinkage"] == 0.0  # 4 values: a plain table
     assert run.manifest["parity"]["max_abs_diff"] <= 1e-5

@@ -15,6 +15,7 @@ import pytest
 
 from cli.main import main
 from features.artifacts import load_bundle
+from features.errors import DataError
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, NumericMoments
 from tests.synthetic import planted_frame
@@ -212,3 +213,18 @@ def test_counts_match_in_memory_counter(tmp_path):
         expected = Counter(None if v is None or v != v else v for v in frame[name].tolist())
         got = Counter({(None if k is None else k): n for k, n in passed.statistics.counts[name].items()})
         assert got == expected
+
+
+def test_the_statistics_pass_names_a_bad_value_by_its_file_row_and_line(tmp_path):
+    frame = planted_frame(n=400, seed=2)
+    frame.loc[:9, "label"] = None  # dropped before the numbers are read: the row must still be the file's
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[150, "x"] = "lots"
+    data = tmp_path / "bad.csv"
+    frame.to_csv(data, index=False)
+    with pytest.raises(DataError) as refused:
+        StatisticsPass(SPEC, 0.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
+    assert refused.value.message == f"{data}, row 151 (line 152), field 'x': 'lots' is not a number"
+    with pytest.raises(DataError) as in_holdout:  # every row held out: named the same way
+        StatisticsPass(SPEC, 1.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
+    assert in_holdout.value.message == refused.value.message

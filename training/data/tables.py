@@ -42,4 +42,5 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path} has no rows", field="data", value=str(path))
     frame.columns = [str(c) for c in frame.columns]
+    frame.attrs["source"] = str(path)  # features.encoder.to_float names a bad value's file row and line
     return frame

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.artifacts import write_bundle
+from features.coverage import Coverage
 from features.encoder import TabularEncoder
 from features.encoder_state import write_encoders
 from features.errors import DataError
@@ -88,6 +89,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     )
     holdout, baseline = _evaluate(target, output, fitted.train_summary, valid_target, task)
     log("holdout: " + _fmt(holdout) + "   baseline: " + _fmt(baseline))
+    log("exporting the network to NumPy, checking parity, writing the bundle and its report …")
 
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]
@@ -206,11 +208,8 @@ def _features_manifest(
                 "kind": "categorical",
                 "input": layer.removeprefix("embedding_"),
                 "embedding_layer": layer,
-                "vocabulary_size": len(enc.vocabulary_),
                 "embedding_dim": dims[name],
-                "rare_values_folded": enc.n_rare_values_,
-                "missing_rows": enc.n_missing_rows_,
-                **enc.coverage(),
+                **Coverage.of(enc).to_dict(),
                 "shrinkage": shrinkage[name],
             }
         )

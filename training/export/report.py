@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.artifacts import REPORT
+from features.coverage import Coverage
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
 from training.data.spec import dump_spec
@@ -159,18 +160,17 @@ def _holdout_plots(task: str, target: Any, y_valid: pd.Series, output: np.ndarra
 def _embeddings(encoder: TabularEncoder, tables: list[np.ndarray], training: dict[str, Any]) -> tuple[str, str, str]:
     if not encoder.categorical:
         return "embeddings", "Embeddings", "<p>This model has no categorical features, so it learned no embeddings.</p>"
-    train_rows = training["rows"]["train"]
     parts = [
         f"<p>Values seen fewer than <b>{training['min_frequency']}</b> times in training (the min count) have no vector "
         "of their own: they are folded into the unknown row (×), which is therefore trained on real rare rows.</p>"
     ]
     for name, table in zip(encoder.categorical, tables, strict=True):
-        enc = encoder.categorical_[name]
+        enc, facts = encoder.categorical_[name], Coverage.of(encoder.categorical_[name])
         coverage = (
             "<table><tr><th>values with own vector</th><th>values folded</th><th>rows folded</th><th>missing rows</th>"
             "<th>min count</th><th>embedding size</th></tr>"
-            f"<tr><td>{len(enc.vocabulary_):,}</td><td>{enc.n_rare_values_:,}</td>"
-            f"<td>{enc.n_rare_rows_:,} ({enc.n_rare_rows_ / max(train_rows, 1):.1%})</td><td>{enc.n_missing_rows_:,}</td>"
+            f"<tr><td>{facts.vocabulary_size:,}</td><td>{facts.values_folded:,}</td>"
+            f"<td>{facts.rows_folded:,} ({facts.folded_row_rate or 0:.1%})</td><td>{facts.missing_rows:,}</td>"
             f"<td>{training['min_frequency']}</td><td>{table.shape[1]}</td></tr></table>"
         )
         image = plots.embedding_map(name, table, enc.vocabulary_, enc.counts_)

@@ -157,10 +157,10 @@ def usable_rows(frame: pd.DataFrame, spec: FeatureSpec, log: Callable[[str], Non
         frame = frame[labelled]
     if len(frame) < MIN_ROWS:
         raise DataError(f"only {len(frame)} labelled rows; catembed needs at least {MIN_ROWS}", field=spec.target)
-    for name in spec.numeric:  # fail on text in a numeric column before any work, naming the row
-        to_float(name, frame[name].reset_index(drop=True))
+    for name in spec.numeric:  # fail on text in a numeric column before any work, naming the row (the index: the file's)
+        to_float(name, frame[name])
     if spec.task == "regression":
-        to_float(spec.target, frame[spec.target].reset_index(drop=True))
+        to_float(spec.target, frame[spec.target])
     return frame.reset_index(drop=True)
 
 

@@ -35,5 +35,5 @@ def predictor_for(request: Request, predictor: Predictor) -> Predictor:
     if not from_explorer(request.scope):
         return predictor
     shadow = copy.copy(predictor)
-    shadow.drift = Drift()
+    shadow.drift = Drift.for_features(predictor.categorical, predictor.numeric)
     return shadow

@@ -69,4 +69,5 @@ def test_one_version_on_disk_compares_nothing(binary_run, tmp_path):
 def test_a_version_number_too_big_for_json_is_a_422_not_a_500(versions):
     with TestClient(create_app(Settings(model_dir=versions[0]))) as client:
         assert_error(client.get(f"/embeddings/city/compare?to={2**70}"), 422)
-        assert_error(client.get(f"/embeddings/city/compare?from={2**31}"), 422)
+        assert_error(client.get(f"/embeddings/city/compare?from={2**64}"), 422)
+        assert_error(client.get(f"/embeddings/city/compare?from={2**31}"), 404)

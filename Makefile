@@ -13,7 +13,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed]"  # bench: its smoke tests run in the suite; distributed: the Ray tests
+	$(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed,mlflow]"  # bench: its smoke tests run in the suite; distributed: the Ray tests; mlflow: the tracking tests
 	@touch $@
 
 install: $(STAMP)

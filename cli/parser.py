@@ -169,6 +169,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, help="default: CATEMBED_WORKERS or 1")
+    s.add_argument(
+        "--grpc-port", type=int, help="also serve the v2 protocol over gRPC on this port (default: CATEMBED_GRPC_PORT; off)"
+    )
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: CATEMBED_LOG_LEVEL or info")
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=handlers["serve"])

@@ -137,6 +137,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         default=1,
         help="N ≥ 2: train on N Ray workers (RAY_ADDRESS, else a local cluster); docs/distributed.md",
     )
+    t.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="log the run to MLflow: this tracking URI, else MLFLOW_TRACKING_URI, else ./mlflow.db "
+        "(on by itself when MLFLOW_TRACKING_URI is set; the mlflow extra; docs/mlflow.md)",
+    )
+    t.add_argument("--register", metavar="NAME", help="also register the logged model in MLflow's registry as NAME")
     t.set_defaults(func=handlers["train"])
 
     p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")

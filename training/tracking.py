@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -44,13 +46,24 @@ def requested(uri: str | None, register: str | None) -> bool:
 
 
 def check(uri: str | None, register: str | None) -> None:
-    """Before training: tracking asked for without mlflow installed is refused now, not after the fit."""
-    if requested(uri, register) and find_spec("mlflow") is None:
+    """Before training, so that nothing is trained for a run that cannot be logged: mlflow must be
+    installed, and a tracking server must answer (MLflow itself retries for about four minutes)."""
+    if not requested(uri, register):
+        return
+    if find_spec("mlflow") is None:
         raise CatembedError(
             "MLflow tracking was asked for (--mlflow, --register or MLFLOW_TRACKING_URI) but mlflow is not installed:"
             " pip install 'catembed[mlflow]'",
             field="mlflow",
         )
+    server = uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if server.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(f"{server.rstrip('/')}/health", timeout=10):
+                pass
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CatembedError(f"the MLflow tracking server {server} does not answer: {reason}", field="mlflow") from None
 
 
 def track(bundle: Path, uri: str | None, register: str | None, log_model: ModelLogger, log: Callable[[str], None] = print) -> str:

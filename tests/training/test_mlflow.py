@@ -122,7 +122,7 @@ def test_train_without_mlflow_never_imports_it(planted_csv, tmp_path, monkeypatc
     assert not [m for m in sys.modules if m.split(".")[0] == "mlflow"]
 
 
-def test_tracking_without_mlflow_installed_is_refused_before_training(planted_csv, tmp_path, monkeypatch, capsys):
+def test_tracking_that_cannot_happen_is_refused_before_training(planted_csv, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tracking, "find_spec", lambda name: None)
     args = ["train", "--data", str(planted_csv), *TRAIN, "--name", "never", "--out", str(tmp_path)]
     assert main([*args, "--register", "x"]) == 2
@@ -130,6 +130,10 @@ def test_tracking_without_mlflow_installed_is_refused_before_training(planted_cs
     assert not (tmp_path / "never").exists()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///nowhere.db")  # the variable alone asks for tracking
     assert main(args) == 2 and not (tmp_path / "never").exists()
+    monkeypatch.undo()  # mlflow "installed" again: a tracking server that does not answer is refused as early
+    silent = f"http://127.0.0.1:{free_port()}"
+    assert main([*args, "--mlflow", silent]) == 2 and not (tmp_path / "never").exists()
+    assert f"the MLflow tracking server {silent} does not answer" in capsys.readouterr().err
 
 
 def test_a_real_mlflow_server_receives_the_run(tracked, binary_run, tmp_path, monkeypatch):

@@ -7,7 +7,11 @@ repository's loads and hot reloads must be what gRPC serves."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -211,3 +215,18 @@ def test_workers_share_the_grpc_port_and_sigterm_exits_cleanly(binary_run):
         stderr = server.stop()
     assert server.process.returncode == 0, stderr[-2000:]
     assert stderr.count(f"gRPC (Open Inference Protocol) listening on 127.0.0.1:{port}") == 2
+
+
+def test_a_grpc_port_that_cannot_be_had_stops_start_up_with_one_line(binary_run):
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(free_port())]
+    env = {**os.environ, "CATEMBED_MODEL_DIR": str(binary_run.path.parent)}
+    same = subprocess.run([*command, "--grpc-port", command[-1]], env=env, capture_output=True, text=True, timeout=120)
+    assert same.returncode == 2 and "is the HTTP --port too" in same.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = subprocess.run(
+            [*command, "--grpc-port", str(taken.getsockname()[1])], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert busy.returncode != 0 and "catembed cannot start: cannot listen for gRPC on 127.0.0.1:" in busy.stderr
+    assert "Traceback" not in busy.stderr

@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -58,6 +56,9 @@ def check(uri: str | None, register: str | None) -> None:
         )
     server = uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if server.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(f"{server.rstrip('/')}/health", timeout=10):
                 pass

@@ -175,6 +175,11 @@ def test_errors_map_to_grpc_status_codes(served):
     big[-1].set_data_from_numpy(np.zeros(200_000))  # 1.6 MB: over CATEMBED_MAX_BODY_BYTES
     assert _status(infer(given=big)) == "RESOURCE_EXHAUSTED"
     assert _status(lambda: client.get_model_repository_index()) == "UNAUTHENTICATED"
+    # every call is counted like a REST request, its status as REST would have answered
+    scraped = httpx.get(f"{served.server.url}/metrics").text.splitlines()
+    infer_lines = [line for line in scraped if 'method="GRPC"' in line and "GRPCInferenceService/ModelInfer" in line]
+    counted = {line.split('status="')[1].split('"')[0] for line in infer_lines if line.startswith("catembed_http_requests_total")}
+    assert {"401", "404", "413", "422"} <= counted
 
 
 def test_repository_extension_and_hot_reload_are_seen(served):

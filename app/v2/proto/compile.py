@@ -7,6 +7,7 @@ pool (app/v2/grpc_messages.py), so it needs only the protobuf runtime; this step
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,12 +27,15 @@ FILES: dict[str, bytes] = {{
 def compiled() -> dict[str, bytes]:
     """Each .proto file's descriptor, serialized deterministically (so a rebuild is byte-identical)."""
     from google.protobuf import descriptor_pb2
-    from grpc_tools import protoc
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "descriptors.pb"
-        if protoc.main(["protoc", f"-I{HERE}", f"--descriptor_set_out={out}", *PROTOS]) != 0:
-            raise SystemExit(f"protoc could not compile {', '.join(PROTOS)}")
+        # its own process: grpc_tools links a protobuf C++ library of its own, which can crash a
+        # process that already holds TensorFlow's
+        command = [sys.executable, "-m", "grpc_tools.protoc", f"-I{HERE}", f"--descriptor_set_out={out}", *PROTOS]
+        compiled = subprocess.run(command, capture_output=True, text=True)
+        if compiled.returncode != 0:
+            raise SystemExit(f"protoc could not compile {', '.join(PROTOS)}: {compiled.stderr.strip()}")
         descriptor_set = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     return {file.name: file.SerializeToString(deterministic=True) for file in descriptor_set.file}
 

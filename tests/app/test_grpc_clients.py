@@ -46,11 +46,14 @@ def served(tmp_path_factory, binary_run, multiclass_run, regression_run):
         "CATEMBED_RELOAD_INTERVAL": "0.5",
         "CATEMBED_MAX_BODY_BYTES": str(1024 * 1024),
     }
-    with LiveServer(root, **env) as server:
-        client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+    server = LiveServer(root, **env).wait_ready(90)  # three models and gRPC: more than the usual 30 s on a busy machine
+    client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+    try:
         runs = {"binary": binary_run, "multiclass": multiclass_run, "regression": regression_run}
         yield SimpleNamespace(server=server, client=client, runs=runs, root=root, target=f"127.0.0.1:{port}")
+    finally:
         client.close()
+        server.stop()
 
 
 def _rows(task: str, n: int = 300) -> list[dict]:

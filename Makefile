@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@echo "install 2/3: pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "install 3/3: catembed with TensorFlow, Ray and the test tools (the first time: 3-6 minutes)"
-	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed,onnx]"  # bench: its smoke tests run in the suite; distributed: the Ray tests; onnx: the export tests
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[train,dev,bench,distributed,onnx,mlflow]"  # bench: its smoke tests run in the suite; distributed: the Ray tests; onnx: the export tests; mlflow: the tracking tests
 	@touch $@
 	@echo "installed in $(VENV)"
 

@@ -29,7 +29,7 @@ from app.routes import admin, embeddings, explorer, health, metrics, model, mode
 from app.schemas import components
 from app.settings import Settings, load_settings
 from app.v2 import routes as v2
-from features.errors import BundleError
+from features.errors import CatembedError
 
 log = logging.getLogger("catembed")
 UNSUPPORTED_MEDIA_TYPE = {
@@ -46,10 +46,15 @@ RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/e
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    grpc_server = None
     try:
         app.state.repository = ModelRepository(settings)
         await app.state.reloader.start()
-    except BundleError as exc:
+        if settings.grpc_port is not None:  # the Open Inference Protocol over gRPC: app/v2/grpc_server.py
+            from app.v2 import grpc_server as grpc_door
+
+            grpc_server = await grpc_door.start(app)
+    except CatembedError as exc:
         app.state.startup_error = f"catembed cannot start: {exc.message}"
         raise
     app.openapi_schema = None  # regenerate /docs for the default model's features
@@ -57,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.reload_interval > 0 and not (app.state.repository.single and settings.model_version is not None):
         poller = asyncio.create_task(app.state.reloader.poll(settings.reload_interval))
     yield
+    if grpc_server is not None:
+        await grpc_server.stop(settings.graceful_timeout)  # new calls refused, those in flight finish
     if poller is not None:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     reload_interval: float = Field(0.0, ge=0, description="seconds between checks for a new version; 0 = off")
     graceful_timeout: int = Field(30, ge=1, description="seconds in-flight requests get to finish after SIGTERM")
+    grpc_port: int | None = Field(
+        None, ge=1, le=65535, description="serve the Open Inference Protocol over gRPC here too; default: off"
+    )
+    grpc_host: str = Field("127.0.0.1", description="the gRPC address; catembed serve sets it to its --host")
     floor_endpoint: bool = Field(False, description="expose POST /_floor, the trivial endpoint the benchmark compares against")
     # exposure limits (docs/reliability.md, threat model): what one client can hold or make the server do
     allowed_hosts: Annotated[list[str], NoDecode] = Field(

@@ -137,6 +137,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         default=1,
         help="N ≥ 2: train on N Ray workers (RAY_ADDRESS, else a local cluster); docs/distributed.md",
     )
+    t.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="log the run to MLflow: this tracking URI, else MLFLOW_TRACKING_URI, else ./mlflow.db "
+        "(on by itself when MLFLOW_TRACKING_URI is set; the mlflow extra; docs/mlflow.md)",
+    )
+    t.add_argument("--register", metavar="NAME", help="also register the logged model in MLflow's registry as NAME")
     t.set_defaults(func=handlers["train"])
 
     p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")
@@ -178,6 +187,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, help="default: CATEMBED_WORKERS or 1")
+    s.add_argument(
+        "--grpc-port", type=int, help="also serve the v2 protocol over gRPC on this port (default: CATEMBED_GRPC_PORT; off)"
+    )
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: CATEMBED_LOG_LEVEL or info")
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=handlers["serve"])

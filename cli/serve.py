@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -22,14 +23,19 @@ def serve_command(args: argparse.Namespace) -> int:
         ("model_repository", "MODEL_REPOSITORY"),
         ("workers", "WORKERS"),
         ("log_level", "LOG_LEVEL"),
+        ("grpc_port", "GRPC_PORT"),
     )
     for flag, name in flags:
         if getattr(args, flag) is not None:
             os.environ[f"CATEMBED_{name}"] = str(getattr(args, flag))
+    os.environ.setdefault("CATEMBED_GRPC_HOST", args.host)  # gRPC listens where HTTP does, unless told otherwise
     if args.access_log:
         os.environ["CATEMBED_ACCESS_LOG"] = "true"
     settings = load_settings()  # invalid settings: one clear line and exit 2, before anything starts
     configure_logging(settings.log_level, settings.log_format)
+    if settings.grpc_port == args.port:
+        print(f"catembed cannot start: --grpc-port {args.port} is the HTTP --port too; give gRPC its own", file=sys.stderr)
+        return 2
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a drained
     # shutdown is a success, so the re-raised SIGTERM lands here and the exit code is 0
     signal.signal(signal.SIGTERM, lambda *_: None)

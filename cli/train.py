@@ -10,11 +10,13 @@ from pathlib import Path
 
 from cli.parser import dims, floats, ints, names
 from features.errors import CatembedError, DataError
+from training import tracking
 
 _HEAD_BYTES = 1 << 20  # a text table's first MB: its header and a row, or it is a header of that size
 
 
 def train_command(args: argparse.Namespace) -> int:
+    tracking.check(args.mlflow, args.register)  # MLflow asked for but not installed: refused before any training
     check_inputs(args)
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
@@ -174,7 +176,7 @@ def _train_here(args: argparse.Namespace) -> int:
         embedding_dim=args.embedding_dim,
     )
     if streaming:
-        train_files(args.data, spec, config, name=args.name, out=args.out, valid=args.valid)
+        result = train_files(args.data, spec, config, name=args.name, out=args.out, valid=args.valid)
     else:
         valid = read_table(args.valid) if args.valid else None
         result = train(frame, spec, config, name=args.name, out=args.out, valid=valid, source=str(args.data))
@@ -184,4 +186,8 @@ def _train_here(args: argparse.Namespace) -> int:
             crossed = out_of_fold_features(frame, spec, config, result.path, folds=args.folds, valid=valid)
             crossed.save(Path(args.out_of_fold))
             print(f"out-of-fold vectors of {len(crossed.rows):,} rows × {len(crossed.names)} columns: {args.out_of_fold}")
+    if result is not None and tracking.requested(args.mlflow, args.register):  # None: a TF_CONFIG worker that wrote nothing
+        from scoring.mlflow_model import log_model  # mlflow only now
+
+        tracking.track(result.path, args.mlflow, args.register, log_model)
     return 0

@@ -68,6 +68,17 @@ def model_config(predictor: Predictor, versions: list[int], max_batch_size: int)
     }
 
 
+def model_metadata(predictor: Predictor, versions: list[int]) -> dict[str, Any]:
+    """The model metadata both doors answer: ``versions`` are the ready ones."""
+    return {
+        "name": predictor.name,
+        "versions": [str(v) for v in versions],
+        "platform": "catembed_numpy",
+        "inputs": input_metadata(predictor),
+        "outputs": output_metadata(predictor),
+    }
+
+
 def _bad(message: str, field: str, value: Any = None, expected: str | None = None) -> InvalidInput:
     return InvalidInput(message, field=field, value=value, expected=expected)
 
@@ -79,6 +90,12 @@ def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> Inf
         payload = json_body.loads(header, nan=True)
     except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
         raise _bad(f"request body is not valid JSON: {exc}", "body", expected="a v2 inference request") from None
+    return decode_payload(payload, data, predictor)
+
+
+def decode_payload(payload: Any, data: memoryview, predictor: Predictor) -> InferRequest:
+    """A request as the JSON header reads (the gRPC door builds the same dict from its message),
+    with the binary tensors its ``binary_data_size`` parameters point into."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
         raise _bad("the body must be an object with a non-empty 'inputs' list", "inputs", expected="a v2 inference request")
     request_id = payload.get("id")
@@ -163,10 +180,10 @@ def _requested_outputs(payload: dict[str, Any], predictor: Predictor) -> list[tu
     return chosen
 
 
-def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[bytes, int | None]:
-    """The response body, and the JSON part's length when binary outputs follow it."""
+def output_tensors(result: ColumnarPrediction, request: InferRequest) -> list[tuple[str, str, list[int], Any, bool]]:
+    """(name, datatype, shape, flat data, as binary) of each requested output, in request order."""
     n = result.n_rows
-    outputs, chunks = [], []
+    tensors = []
     data: Any
     for name, as_binary in request.outputs:
         column = result.outputs[name]
@@ -176,6 +193,14 @@ def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[
             datatype, shape, data = "FP32", [n, column.shape[1]], column.astype(np.float32).ravel()
         else:
             datatype, shape, data = "FP64", [n], column
+        tensors.append((name, datatype, shape, data, as_binary))
+    return tensors
+
+
+def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[bytes, int | None]:
+    """The response body, and the JSON part's length when binary outputs follow it."""
+    outputs, chunks = [], []
+    for name, datatype, shape, data, as_binary in output_tensors(result, request):
         tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": shape}
         if as_binary:
             raw = binary.encode(datatype, data)

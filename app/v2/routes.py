@@ -89,15 +89,7 @@ async def server_metadata() -> FastJSONResponse:
 
 async def _metadata(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
     predictor = _model(request, name, version).predictor
-    return FastJSONResponse(
-        {
-            "name": predictor.name,
-            "versions": [str(v) for v in model_versions(request, predictor.name)],
-            "platform": "catembed_numpy",
-            "inputs": codec.input_metadata(predictor),
-            "outputs": codec.output_metadata(predictor),
-        }
-    )
+    return FastJSONResponse(codec.model_metadata(predictor, model_versions(request, predictor.name)))
 
 
 async def _ready(request: Request, name: str, version: str | None = None) -> FastJSONResponse:

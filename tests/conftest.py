@@ -9,9 +9,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests.synthetic import planted_frame
-
-FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0), "ensemble": 1}
+from tests.synthetic import FAST, planted_frame
 
 
 def _train(root: Path, task: str, name: str, **overrides):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# the settings of the tests' tiny networks (tests/conftest.py's session bundles and most others)
+FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0), "ensemble": 1}
+
 
 def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -43,7 +46,6 @@ def train_with_every_op(task: str, out, **averaging):
     network carries batch norm and the piecewise-linear ramps, the multiclass one periodic
     embeddings (weights that each member of an ensemble has of its own)."""
     from features.schema import FeatureSpec
-    from tests.conftest import FAST
     from training.loop.config import TrainConfig
     from training.loop.trainer import train
 

@@ -10,7 +10,8 @@ import pytest
 from cli.main import command_parser
 from features.schema import FeatureSpec
 from tests.synthetic import planted_frame
-from training.loop.config import TrainConfig, auto_shrinkage, seed_config
+from training.loop.auto import auto_shrinkage
+from training.loop.config import TrainConfig, seed_config
 from training.loop.trainer import train
 
 FAST = {"epochs": 2, "batch_size": 128, "hidden_units": (16,), "dropout": (0.0,)}
@@ -18,10 +19,10 @@ SPEC = {"target": "label", "task": "binary", "categorical": ["color", "city", "s
 
 
 def test_defaults_keep_every_value_seen_five_times():
-    config = TrainConfig()
-    assert config.min_frequency == 5 and config.max_categories is None and config.shrinkage is None
-    assert config.shrinkage_min_values == 1000
-    assert seed_config().shrinkage == 0.0  # the write-up's network: plain Embedding tables
+    encoding = TrainConfig().encoding
+    assert encoding.min_frequency == 5 and encoding.max_categories is None and encoding.shrinkage is None
+    assert encoding.shrinkage_min_values == 1000
+    assert seed_config().encoding.shrinkage == 0.0  # the write-up's network: plain Embedding tables
 
 
 @pytest.mark.parametrize(("rows", "k"), [(1_000, 10.0), (2_344, 11.72), (80_000, 400.0), (209_000, 1045.0)])

@@ -12,7 +12,7 @@ equal-mass bins of the feature explain that a smooth curve in it does not?
 the spline (knots at −1, 0, 1) is what a small ReLU network fits easily. Both are adjusted for
 their degrees of freedom, so a pure-noise feature scores about 0 at any sample size; its spread
 is what the noise margin covers. A feature with ``step_j ≥ STEP_THRESHOLD + noise_margin(n)`` is
-encoded. On the bench sets' training rows (3 seeds, docs/coverage.md): hotel_rates' arrival day
+encoded. On the bench sets' training rows (3 seeds; docs/decisions.md: staircase-threshold): hotel_rates' arrival day
 0.054–0.056, ames' longitude 0.106–0.131; every other numeric feature of the six sets scores
 about 0.035 or less, carat and the flight times about 0. The scores use the rank-gauss score the
 network sees, so they are invariant to the feature's units and robust to outliers.

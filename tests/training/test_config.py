@@ -58,7 +58,7 @@ def test_a_rule_states_its_bounds():
 def test_resolve_auto_leaves_nothing_to_the_manifest_reader():
     resolved = resolve_auto(TrainConfig(), "regression", 3_000)
     assert resolved.network.hidden_units == (256, 128) and resolved.ensembling.ensemble == 5
-    assert resolved.encoding.numeric_encoding == "auto+plr" and 3_000 < PERIODIC_ROWS
+    assert resolved.encoding.numeric_encoding == "auto+plr" and PERIODIC_ROWS > 3_000
     assert resolved.fitting.batch_size == auto_batch_size(3_000) and resolved.encoding.shrinkage == auto_shrinkage(3_000)
     assert all(resolved.to_dict()[name] is not None for name in ("hidden_units", "ensemble", "batch_size", "shrinkage"))
     # two members each holding out half of 50,001 rows fit on 25,000 (the larger fold is held out):

@@ -41,6 +41,19 @@ def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.Data
     return frame
 
 
+def streamed_cli_run(tmp_path, *options: str):
+    """``catembed train --stream`` on a planted Parquet table with ``options``: (the table, the bundle)."""
+    from cli.main import main
+    from features.artifacts import load_bundle
+
+    data = tmp_path / "t.parquet"
+    frame = planted_frame(n=1200, seed=3)
+    frame.to_parquet(data)
+    argv = ["train", "--data", str(data), "--target", "label", "--stream", *options, "--epochs", "3", "--hidden", "16,8"]
+    assert main([*argv, "--name", "m", "--out", str(tmp_path / "o")]) == 0
+    return frame, load_bundle(tmp_path / "o" / "m")
+
+
 def train_with_every_op(task: str, out, **averaging):
     """The planted table trained with every op kind around the averaged layers: the regression
     network carries batch norm and the piecewise-linear ramps, the multiclass one periodic

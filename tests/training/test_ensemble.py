@@ -9,7 +9,7 @@ from features.errors import DataError
 from features.graph import InferenceGraph
 from features.schema import FeatureSpec
 from tests.conftest import FAST
-from tests.synthetic import planted_frame, train_with_every_op
+from tests.synthetic import planted_frame, streamed_cli_run, train_with_every_op
 from training.export.ensemble_graph import stitch
 from training.loop.auto import AUTO_MEMBERS, ENSEMBLE_ROWS, member_seed, resolve_auto
 from training.loop.config import TrainConfig, seed_config
@@ -65,12 +65,9 @@ def test_members_of_different_shapes_are_refused():
 
 
 def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkeypatch):
+    frame, bundle = streamed_cli_run(tmp_path, "--ensemble", "2")
     data = tmp_path / "t.parquet"
-    frame = planted_frame(n=1200, seed=3)
-    frame.to_parquet(data)
     argv = ["train", "--data", str(data), "--target", "label", "--stream", "--ensemble", "2", "--epochs", "3"]
-    assert main([*argv, "--hidden", "16,8", "--name", "m", "--out", str(tmp_path / "o")]) == 0
-    bundle = load_bundle(tmp_path / "o" / "m")
     training = bundle.manifest["training"]
     assert training["streamed"] is True and training["ensemble"]["members"] == 2
     assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5

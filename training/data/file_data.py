@@ -24,7 +24,16 @@ from features.sources import schema
 from training.data.row_source import Unit, fingerprint, known_rows, units_of
 from training.data.statistics_pass import VALID_ROWS_CAP, StatisticsPass, TableScan
 from training.data.stream import TrainingStream
-from training.data.training_data import FOLDS_IN_MEMORY, MIN_ROWS, DataRoute, EncodeTarget, Holdout, MemberData, TargetFacts
+from training.data.training_data import (
+    FOLDS_IN_MEMORY,
+    MIN_ROWS,
+    DataRoute,
+    EncodeTarget,
+    Holdout,
+    MemberData,
+    TargetFacts,
+    unfitted_encoder,
+)
 from training.loop.config import EncodingSettings
 
 VALID_BATCH = 4096
@@ -66,14 +75,7 @@ class FileData:
         raise DataError(FOLDS_IN_MEMORY, field="ensemble_holdout", value="folds")
 
     def fit_encoder(self, encoding: EncodingSettings) -> TabularEncoder:
-        spec = self.spec
-        return TabularEncoder(
-            tuple(spec.categorical),
-            tuple(spec.numeric),
-            encoding.min_frequency,
-            encoding.max_categories,
-            encoding.numeric_transform,
-        ).fit_statistics(self.scan.statistics)
+        return unfitted_encoder(self.spec, encoding).fit_statistics(self.scan.statistics)
 
     def targets(self) -> TargetFacts:
         scan = self.scan

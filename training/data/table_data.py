@@ -18,7 +18,7 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from features.target import python_scalar
 from training.data.split import stratified_folds, stratified_holdout
-from training.data.training_data import MIN_ROWS, DataRoute, EncodeTarget, Holdout, MemberData, TargetFacts
+from training.data.training_data import MIN_ROWS, DataRoute, EncodeTarget, Holdout, MemberData, TargetFacts, unfitted_encoder
 from training.loop.config import EncodingSettings
 
 VALID_BATCH = 4096
@@ -51,14 +51,7 @@ class TableData:
         self.crossed = True
 
     def fit_encoder(self, encoding: EncodingSettings) -> TabularEncoder:
-        spec = self.spec
-        return TabularEncoder(
-            tuple(spec.categorical),
-            tuple(spec.numeric),
-            encoding.min_frequency,
-            encoding.max_categories,
-            numeric_transform=encoding.numeric_transform,
-        ).fit(self.train_frame)
+        return unfitted_encoder(self.spec, encoding).fit(self.train_frame)
 
     def targets(self) -> TargetFacts:
         target = self.spec.target

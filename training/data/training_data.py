@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from features.encoder import TabularEncoder
+
 if TYPE_CHECKING:
     import pandas as pd
     import tensorflow as tf
 
-    from features.encoder import TabularEncoder
     from features.schema import FeatureSpec
     from training.loop.config import EncodingSettings
 
@@ -37,6 +38,17 @@ class DataRoute:
 
     streamed: bool  # read batch by batch from files (training.data.file_data), else a table in memory
     separate_holdout: bool  # --valid: a holdout of its own, so no split of the training rows
+
+
+def unfitted_encoder(spec: FeatureSpec, encoding: EncodingSettings) -> TabularEncoder:
+    """The encoder both routes fit: ``fit`` on a table, ``fit_statistics`` on the pass's counts."""
+    return TabularEncoder(
+        tuple(spec.categorical),
+        tuple(spec.numeric),
+        encoding.min_frequency,
+        encoding.max_categories,
+        numeric_transform=encoding.numeric_transform,
+    )
 
 
 def should_stream(data: str, forced: bool) -> bool:

@@ -3,7 +3,7 @@
 Unset ``CATEMBED_API_KEY`` = open service. Set = ``/predict``, ``/encode``, ``/embed`` (also
 under ``/models/{name}/...``), ``/admin/*`` and ``/v2/repository/*`` need ``Authorization: Bearer
 <key>``; health, readiness, metrics, the model descriptions and list, the embedding lookups and
-the docs stay open (see docs/readme/operations.md and docs/repository.md). Reload, load and
+the docs stay open (see docs/operations.md and docs/repository.md). Reload, load and
 unload are refused outright when no key is set, unless ``CATEMBED_ALLOW_ADMIN_WITHOUT_KEY=true``.
 """
 

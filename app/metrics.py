@@ -3,7 +3,7 @@ own counters (predictions, drift signals, load time) read at scrape time.
 
 Each app owns its registry, so several apps in one process (the tests) never collide. The
 counters live in the process: with ``--workers N`` each worker reports its own share, and a
-scrape reaches one worker; see docs/readme/operations.md.
+scrape reaches one worker; see docs/operations.md.
 """
 
 from __future__ import annotations

@@ -40,6 +40,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument("--numeric", help="comma-separated numeric columns (default: inferred)")
     t.add_argument("--embedding-dims", help="per-feature embedding sizes, e.g. carrier=4,dest=8")
     t.add_argument("--embedding-dim", type=int, help="one embedding size for every feature")
+    t.add_argument(
+        "--embedding-cap",
+        type=int,
+        metavar="N",
+        help="at most N dimensions per feature's embedding (default: the size rule's own cap, 600; bounds memory)",
+    )
     t.add_argument("--name", help="model name: the folder under --out")
     t.add_argument("--out", default="model_artifacts", help="artifact root (default: model_artifacts)")
     t.add_argument(
@@ -49,8 +55,17 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--hidden", help="dense layer sizes, e.g. 256,128 (default 256,128; 512,256 from 20,000 training rows; --demo 256,128)"
     )
     t.add_argument("--dropout", help="dropout rate, or one per hidden layer")
+    t.add_argument(
+        "--input-dropout", type=float, metavar="RATE", help="dropout on the concatenated embeddings and numerics (default 0)"
+    )
     t.add_argument("--l2", type=float, help="L2 penalty on hidden kernels")
     t.add_argument("--learning-rate", type=float)
+    t.add_argument(
+        "--lr-factor",
+        type=float,
+        metavar="FACTOR",
+        help="the plateau schedule multiplies the learning rate by this after patience/2 flat epochs (default 0.3)",
+    )
     t.add_argument("--batch-size", type=int)
     t.add_argument("--epochs", type=int, help="upper bound; early stopping restores the best epoch")
     t.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
@@ -68,6 +83,19 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--shrinkage",
         type=float,
         help="k of s = n/(n+k): pulls rare values toward the unknown vector (default: 0.5 %% of the rows; 0: off)",
+    )
+    t.add_argument(
+        "--deviation-l2",
+        type=float,
+        metavar="L2",
+        help="shrunk features: L2 penalty on each value's deviation from the unknown vector (default 0.001)",
+    )
+    t.add_argument(
+        "--fold-k",
+        type=float,
+        metavar="K",
+        help="shrunk features: during training, value c stands in for the unknown value with probability "
+        "K/(n_c+K) (stochastic folding; default 0: off)",
     )
     t.add_argument("--valid-fraction", type=float)
     t.add_argument("--class-weight", choices=["balanced"])

@@ -12,7 +12,7 @@ vector: the directions along which the feature's training rows' vectors vary mos
 rows weighted by their training counts; the unknown row by the rows folded into it or missing).
 A tree model splits one column at a time, and a 170-wide vector spreads what it knows over 170
 weak columns; on hotel_rates LightGBM gained with one component per feature and lost with the
-whole vectors (docs/coverage.md). The projection is fitted from the bundle, not from ``X``.
+whole vectors (docs/decisions.md: first-components). The projection is fitted from the bundle, not from ``X``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 from cli.main import main
 from features.artifacts import load_bundle
 from features.errors import DataError
-from tests.synthetic import planted_frame, train_with_every_op
+from tests.synthetic import planted_frame, streamed_cli_run, train_with_every_op
 from training.loop.config import TrainConfig
 from training.model.batch_ensemble import MEAN, BatchEnsembleModel
 from training.model.network import input_names
@@ -102,12 +102,7 @@ def test_bad_member_counts_are_refused(capsys, tmp_path):
 
 
 def test_a_streamed_batch_ensemble_is_served_at_parity(capsys, tmp_path):
-    data = tmp_path / "t.parquet"
-    frame = planted_frame(n=1200, seed=3)
-    frame.to_parquet(data)
-    argv = ["train", "--data", str(data), "--target", "label", "--stream", "--batch-ensemble", "3", "--epochs", "3"]
-    assert main([*argv, "--hidden", "16,8", "--name", "m", "--out", str(tmp_path / "o")]) == 0
-    bundle = load_bundle(tmp_path / "o" / "m")
+    frame, bundle = streamed_cli_run(tmp_path, "--batch-ensemble", "3")
     assert bundle.manifest["training"]["streamed"] is True
     assert bundle.manifest["training"]["batch_ensemble"] == {"members": 3}
     assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5

@@ -9,9 +9,10 @@ from features.errors import DataError
 from features.graph import InferenceGraph
 from features.schema import FeatureSpec
 from tests.conftest import FAST
-from tests.synthetic import planted_frame, train_with_every_op
+from tests.synthetic import planted_frame, streamed_cli_run, train_with_every_op
 from training.export.ensemble_graph import stitch
-from training.loop.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
+from training.loop.auto import AUTO_MEMBERS, ENSEMBLE_ROWS, member_seed, resolve_auto
+from training.loop.config import TrainConfig, seed_config
 
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
@@ -72,12 +73,9 @@ def test_members_of_different_shapes_are_refused():
 
 
 def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkeypatch):
+    frame, bundle = streamed_cli_run(tmp_path, "--ensemble", "2")
     data = tmp_path / "t.parquet"
-    frame = planted_frame(n=1200, seed=3)
-    frame.to_parquet(data)
     argv = ["train", "--data", str(data), "--target", "label", "--stream", "--ensemble", "2", "--epochs", "3"]
-    assert main([*argv, "--hidden", "16,8", "--name", "m", "--out", str(tmp_path / "o")]) == 0
-    bundle = load_bundle(tmp_path / "o" / "m")
     training = bundle.manifest["training"]
     assert training["streamed"] is True and training["ensemble"]["members"] == 2
     assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5
@@ -95,7 +93,7 @@ def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkey
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
     code = main([*argv, "--name", "w", "--out", str(tmp_path / "w")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 with TF_CONFIG workers" in err
+    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 with --workers or TF_CONFIG workers" in err
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").rglob("manifest.json"))
     monkeypatch.delenv("TF_CONFIG")
     # refused before Ray is started: members train one after the other on one process
@@ -106,15 +104,19 @@ def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkey
 
 def test_auto_averages_five_networks_for_small_regression_tables_only():
     auto = TrainConfig()
-    assert auto.ensemble is None and AUTO_MEMBERS == 5
-    assert sized(auto, ENSEMBLE_ROWS - 1, "regression").ensemble == 5
-    assert sized(auto, ENSEMBLE_ROWS, "regression").ensemble == 1  # five trainings of a big table: too dear
+
+    def members(config, rows, task, distributed=False):
+        return resolve_auto(config, task, rows, distributed=distributed).ensembling.ensemble
+
+    assert auto.ensembling.ensemble is None and AUTO_MEMBERS == 5
+    assert members(auto, ENSEMBLE_ROWS - 1, "regression") == 5
+    assert members(auto, ENSEMBLE_ROWS, "regression") == 1  # five trainings of a big table: too dear
     for task in ("binary", "multiclass"):  # AUC moved by ±0.001 with five: not worth five trainings
-        assert sized(auto, 1000, task).ensemble == 1
-    assert sized(auto, 1000, "regression", distributed=True).ensemble == 1  # members run on one process
-    assert sized(TrainConfig(batch_ensemble=4), 1000, "regression").ensemble == 1
-    assert sized(TrainConfig(ensemble=2), 10**7, "binary").ensemble == 2  # a choice is kept
-    assert sized(seed_config(), 1000, "regression").ensemble == 1  # the seed network stays one network
+        assert members(auto, 1000, task) == 1
+    assert members(auto, 1000, "regression", distributed=True) == 1  # members run on one process
+    assert members(TrainConfig(batch_ensemble=4), 1000, "regression") == 1
+    assert members(TrainConfig(ensemble=2), 10**7, "binary") == 2  # a choice is kept
+    assert members(seed_config(), 1000, "regression") == 1  # the seed network stays one network
 
 
 def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_path):
@@ -133,7 +135,7 @@ def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_pa
 
 
 def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_path):
-    from training.loop.ensemble import member_folds
+    from training.data.split import stratified_folds
     from training.loop.fitting import MONITOR
     from training.loop.trainer import train
 
@@ -145,7 +147,7 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     assert training["rows"] == {"train": 900, "valid": 900} and training["ensemble"]["holdout"] == "folds"
     bundle = load_bundle(run.path.parent, int(run.path.name))
     inputs = bundle.encoder.transform(frame).model_inputs()
-    folds = member_folds(len(frame), 3, config.seed)
+    folds = [fold for _, fold in stratified_folds(len(frame), 3, config.fitting.seed)]
     assert sorted(np.concatenate(folds).tolist()) == list(range(900))  # disjoint, and every row held out once
     truth = bundle.target.transform(frame["label"]).reshape(-1)
     held_out = np.empty(len(frame))

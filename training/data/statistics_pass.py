@@ -35,7 +35,9 @@ VALID_ROWS_CAP = 200_000  # holdout rows kept for validation, whatever the size 
 
 
 @dataclass
-class PassResult:
+class TableScan:
+    """What one read of the files found: the statistics, the target's values, the holdout rows."""
+
     statistics: TableStatistics
     target_counts: Counter[Any]  # every labelled row's target value, training and holdout
     train_target_counts: Counter[Any]  # the training rows' target values (class weights, the baseline)
@@ -68,7 +70,7 @@ class StatisticsPass:
         self.valid_rows = self.valid_seen = self.unlabelled = 0
         self.example: dict[str, Any] | None = None
 
-    def run(self, units: Sequence[Unit], valid_units: Sequence[Unit] = (), log: Callable[[str], None] = print) -> PassResult:
+    def run(self, units: Sequence[Unit], valid_units: Sequence[Unit] = (), log: Callable[[str], None] = print) -> TableScan:
         started = time.perf_counter()
         columns = [*self.spec.features, self.spec.target]
         per_unit = []
@@ -102,7 +104,7 @@ class StatisticsPass:
                 field="valid_fraction",
             )
         valid = pa.Table.from_batches(self.valid_batches)
-        return PassResult(
+        return TableScan(
             statistics=statistics,
             target_counts=self.target_counts,
             train_target_counts=self.train_target_counts,

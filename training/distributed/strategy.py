@@ -119,7 +119,7 @@ def _epochs(
             log(f"early stopping: no {monitor} improvement in {schedule.patience} epochs; best epoch {schedule.best_epoch + 1}")
             break
         if (lr := schedule.new_learning_rate(logs[monitor], logs["learning_rate"])) is not None:
-            model.optimizer.learning_rate.assign(lr)
+            model.optimizer.learning_rate = lr  # the setter: a table optimizer's sub-optimizers too
             log(f"learning rate reduced to {lr:.3g}")
     return history, schedule.best_weights if schedule.best_weights is not None else served_weights(model)
 

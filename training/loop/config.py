@@ -16,6 +16,7 @@ from features.errors import DataError
 from training.loop.settings import Rule, check, choice, number, whole
 
 NUMERIC_ENCODINGS = ("none", "ple", "auto", "plr", "auto+plr")
+TABLE_OPTIMIZERS = ("lazy_adam", "lazy_adam_row", "rowwise_adagrad", "adam")
 MAX_AVERAGE_EPOCHS = 100  # an average over more epochs than training runs would serve the first ones
 AUTO_LAYERS = 2  # the hidden layers of auto_hidden_units
 
@@ -111,6 +112,11 @@ class FittingSettings:
     # early stopping judges, and the bundle serves, a moving average of the weights over about
     # this many epochs (decisions.md: weight-average); 0 serves the last step's
     weight_average: float = 1.0
+    # embedding tables' optimizer: only the batch's rows of a table, of its optimizer state and of
+    # its weight average are read and written (training/loop/row_optimizer.py); "adam": Keras'
+    # Adam on whole tables, as in the seed (decisions.md: table-optimizer)
+    table_optimizer: str = "lazy_adam"
+    table_learning_rate: float | None = None  # None: learning_rate
     seed: int = 0
 
     RULES: ClassVar[dict[str, Rule]] = {
@@ -120,6 +126,10 @@ class FittingSettings:
         ),
         "weight_average": number(
             "weight_average is a number of epochs from 0 (off) to {high}, not {value!r}", 0, MAX_AVERAGE_EPOCHS
+        ),
+        "table_optimizer": choice("table_optimizer must be one of {choices}, not {value!r}", *TABLE_OPTIMIZERS),
+        "table_learning_rate": number(
+            "table_learning_rate must be a number above {low}, not {value!r}", 0, open_low=True, optional=True
         ),
     }
 
@@ -224,6 +234,7 @@ def seed_config() -> TrainConfig:
         lr_schedule="constant",
         patience=4,
         weight_average=0.0,
+        table_optimizer="adam",
     )
 
 

@@ -1,6 +1,7 @@
 """How every network is fitted, by ``model.fit`` (in memory and streamed) or by the distributed
 loop: the one place that compiles it (optimizer, loss, metrics) and says how an epoch ends
-(the weight average swapped in, early stopping, the plateau schedule), as Keras callbacks and,
+(the weight average swapped in, early stopping, the plateau schedule). Embedding tables get a
+row-sparse optimizer and lazy weight average (training/loop/table_optimizer.py), the rest Adam, as Keras callbacks and,
 for the hand-written loop of ``training.distributed.strategy``, as ``HandLoopSchedule``."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from features.schema import FeatureSpec
 from features.target import LabelTarget, ScaledTarget
 from training.loop.auto import average_momentum
 from training.loop.config import TrainConfig
+from training.loop.lazy_average import AverageSwap, averaged_weights
+from training.loop.table_optimizer import network_optimizer
 from training.model.network import build_model, embedding_dims
 
 FIT_LOSS = "fit_loss"
@@ -46,12 +49,13 @@ def compiled_model(
     scores = every
     if every is not None and config.encoding.numeric_encoding in ("auto", "auto+plr"):
         scores = [every[j] for j in expanded or []]
-    model = build_model(vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores, every)
+    model = build_model(
+        vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores, every, rows=train_rows
+    )
     fitting = config.fitting
+    momentum = average_momentum(config, train_rows) if fitting.weight_average > 0 else None
     model.compile(
-        optimizer=keras.optimizers.Adam(
-            fitting.learning_rate, use_ema=fitting.weight_average > 0, ema_momentum=average_momentum(config, train_rows)
-        ),
+        optimizer=network_optimizer(model, fitting.table_optimizer, fitting.learning_rate, fitting.table_learning_rate, momentum),
         loss=loss_name(task, config),
         metrics=[curve_metric(task, config), fit_metric(task, config)],
     )
@@ -122,21 +126,17 @@ def callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     if fitting.weight_average > 0:
         # first, so the callbacks after it (early stopping's best weights, the plateau) and the
         # holdout evaluation see the averaged weights: the epoch is chosen on what is served
-        chosen.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        chosen.insert(0, AverageSwap())
     if fitting.lr_schedule == "plateau":
         chosen.append(keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, **plateau_settings(config)))
     return chosen
 
 
 def served_weights(model: keras.Model) -> list[np.ndarray]:
-    """The weights the holdout judges and the bundle serves: with the optimizer's weight average
-    (``use_ema``), each trainable variable's average in its place, as SwapEMAWeights swaps them
-    in under ``fit`` (whose private pairing of variables and averages it reads too)."""
-    optimizer = model.optimizer
-    if not getattr(optimizer, "use_ema", False) or not optimizer.built:
-        return model.get_weights()
-    averages = dict(zip(map(id, optimizer._trainable_variables), optimizer._model_variables_moving_average, strict=True))
-    return [keras.ops.convert_to_numpy(averages.get(id(w), w)) for w in model.weights]
+    """The weights the holdout judges and the bundle serves: with a weight average, each
+    trainable variable's average (the tables' caught up) in its place, as ``AverageSwap`` swaps
+    them in under ``fit``."""
+    return [np.asarray(w) for w in averaged_weights(model)]
 
 
 class HandLoopSchedule:

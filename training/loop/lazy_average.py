@@ -33,11 +33,10 @@ def caught_up(average: tf.Tensor, weights: tf.Tensor, last: tf.Tensor, step: tf.
 
 
 def row_optimizers(optimizer: Any) -> list[Any]:
-    """The optimizers inside ``optimizer`` (itself, or a MultiOptimizer's) that average lazily."""
-    from training.loop.row_optimizer import RowSparseOptimizer
-
+    """The optimizers inside ``optimizer`` (itself, or a MultiOptimizer's) that average lazily
+    (training/loop/row_optimizer.py's, which import this module: known by their ``catch_up``)."""
     inner = getattr(optimizer, "optimizers", [optimizer])
-    return [o for o in inner if isinstance(o, RowSparseOptimizer) and o.use_ema]
+    return [o for o in inner if callable(getattr(o, "catch_up", None)) and o.use_ema]
 
 
 def catch_up(optimizer: Any) -> None:

@@ -18,9 +18,8 @@ from typing import Any
 
 import keras
 
+from training.loop.config import TABLE_OPTIMIZERS
 from training.loop.row_optimizer import LazyAdam, RowwiseAdagrad
-
-TABLE_OPTIMIZERS = ("adam", "lazy_adam", "lazy_adam_row", "rowwise_adagrad")
 
 
 @keras.saving.register_keras_serializable(package="catembed")

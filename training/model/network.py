@@ -64,6 +64,7 @@ def build_model(
     link: str = "identity",
     score_columns: list[int] | None = None,
     periodic_columns: list[int] | None = None,
+    rows: int | None = None,
 ) -> keras.Model:
     """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order.
 
@@ -74,7 +75,8 @@ def build_model(
     the scores that get a piecewise-linear expansion (training/model/numeric_embedding.py) when
     ``config.encoding.numeric_encoding`` is "ple" (every feature's) or "auto"/"auto+plr"
     (training/model/step_features.py); periodic_columns: those that get periodic embeddings under
-    "plr" and "auto+plr" (every score).
+    "plr" and "auto+plr" (every score). rows: the training rows, which scale the shrinkage prior
+    on the batch's rows (training/model/batch_penalty.py; None: the whole-table prior).
     """
     network, encoding, seed = config.network, config.encoding, config.fitting.seed
     inputs, parts = [], []
@@ -92,6 +94,7 @@ def build_model(
                 l2=encoding.deviation_l2,
                 fold_k=encoding.fold_k,
                 seed=seed * 1000 + i,
+                rows=rows,
                 name=f"embedding_{safe}",
             )
         else:

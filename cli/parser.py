@@ -131,6 +131,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="serve the moving average of the weights over about this many epochs (default 1; 0: the last step's)",
     )
     t.add_argument(
+        "--table-optimizer",
+        help="embedding tables' optimizer: lazy_adam (default; only the batch's rows are read and written), "
+        "lazy_adam_row, rowwise_adagrad, or adam (Keras' Adam on whole tables; the seed preset's)",
+    )
+    t.add_argument(
         "--ensemble",
         type=int,
         help="K: train K networks from different seeds and serve their mean (K× the time; default auto: "

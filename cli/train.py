@@ -159,6 +159,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         batch_ensemble=args.batch_ensemble,
         ensemble_holdout=args.ensemble_holdout,
         weight_average=args.weight_average,
+        table_optimizer=args.table_optimizer,
         seed=args.seed,
     )
 

@@ -102,6 +102,15 @@ def matmul_rates(shapes: list[tuple[int, int]]) -> dict:
     }
 
 
+def _value(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def _timed(run, repeats: int) -> float:
     started = time.perf_counter()
     for _ in range(repeats):
@@ -125,33 +134,33 @@ def table(data: str | None, target: str) -> tuple[Any, Any]:
     return frame, resolve_spec(frame, target=target, log=lambda _: None)
 
 
-def profile(steps: int, data: str | None = None, target: str = "y") -> dict:
+def profile(steps: int, data: str | None = None, target: str = "y", settings: dict | None = None) -> dict:
     import keras
     import tensorflow as tf
 
-    from features.encoder import TabularEncoder
-    from training.loop.config import TrainConfig, sized
-    from training.loop.fitting import compiled_model, label_target, target_array
-    from training.loop.trainer import _dataset
+    from features.target import LabelTarget, ScaledTarget
+    from training.data.table_data import _dataset
+    from training.data.training_data import unfitted_encoder
+    from training.loop.auto import resolve_auto
+    from training.loop.config import TrainConfig
+    from training.loop.fitting import compiled_model, target_array
 
     frame, spec = table(data, target)
     task = spec.task or "regression"
     rows = int(len(frame) * 0.8)  # the trainer's training rows: the network and the average are sized on them
-    config = sized(TrainConfig(), rows, task)
-    encoder = TabularEncoder(
-        tuple(spec.categorical), tuple(spec.numeric), config.min_frequency, numeric_transform=config.numeric_transform
-    )
+    config = resolve_auto(TrainConfig(**(settings or {})), task, rows)
+    encoder = unfitted_encoder(spec, config.encoding)
     encoder.fit(frame)
+    labels: LabelTarget | ScaledTarget
     if task == "regression":
-        from features.target import ScaledTarget
-
-        labels = ScaledTarget(config.target_scale).fit(frame[spec.target])
+        labels = ScaledTarget(config.encoding.target_scale).fit(frame[spec.target])
     else:
-        labels = label_target(spec, list(frame[spec.target].unique()))
+        labels = LabelTarget().fit(frame[spec.target])
     x, y = encoder.transform(frame).model_inputs(), target_array(labels, frame[spec.target], task, config)
     keras.utils.set_random_seed(0)
     model = compiled_model(encoder, spec, config, task, labels, rows, [])[0]
     batches = _dataset(x, y, BATCH, shuffle=True, seed=0).repeat()
+    exchange = gradient_exchange(model, next(iter(batches)))
     model.fit(batches, steps_per_epoch=10, epochs=1, verbose=0)  # traced and warm
     with tempfile.TemporaryDirectory(prefix="catembed-profile-") as logdir:
         load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
@@ -185,6 +194,37 @@ def profile(steps: int, data: str | None = None, target: str = "y") -> dict:
         "compute_limit_rows_per_second": round(rates["tensorflow_gflops"] * 1e9 / flops),
         "share_of_limit": round(rows_per_second * flops / (rates["tensorflow_gflops"] * 1e9), 3),
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "gradient_exchange": exchange,
+    }
+
+
+def gradient_exchange(model: Any, batch: Any, workers: int = 2) -> dict:
+    """Bytes one worker sends per step under MultiWorkerMirroredStrategy with ``workers`` workers,
+    from this network's own gradients of one batch: a dense gradient goes through a ring
+    all-reduce (2·(W − 1)/W of its bytes), an ``IndexedSlices`` one (a table whose gradient the
+    whole-table prior did not densify) through an all-gather of its values and indices
+    (tensorflow/python/distribute/cross_device_ops.py, CollectiveAllReduce: IndexedSlices are
+    all-gathered). One worker exchanges nothing."""
+    import keras
+    import tensorflow as tf
+
+    x, y = batch
+    with tf.GradientTape() as tape:
+        output = model(x, training=True)
+        loss = keras.ops.mean(keras.losses.get(model.loss)(y, output)) + sum(model.losses)
+    dense = sliced = 0
+    for gradient in tape.gradient(loss, model.trainable_variables):
+        if isinstance(gradient, tf.IndexedSlices):
+            sliced += gradient.values.numpy().nbytes + gradient.indices.numpy().nbytes
+        elif gradient is not None:
+            dense += gradient.numpy().nbytes
+    ring = 2 * (workers - 1) / workers
+    return {
+        "workers": workers,
+        "dense_gradient_bytes": dense,
+        "sliced_gradient_bytes": sliced,
+        # a ring all-gather passes on W − 1 workers' slices (this worker's own included), and receives as many
+        "bytes_per_step": round(ring * dense + (workers - 1) * sliced),
     }
 
 
@@ -197,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, help="TensorFlow's op threads (1: CPU time is the work, not spinning threads; default: TF's)"
     )
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a TrainConfig setting")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    settings = {name: _value(value) for name, value in (item.split("=", 1) for item in args.set)}
     if os.nice(0) < 10:
         os.nice(10 - os.nice(0))
     if args.threads:
@@ -210,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         "code": os.environ.get("PYTHONPATH") or str(ROOT),
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "threads": args.threads,
+        "settings": settings,
     }
-    result |= {"data": args.data or "flights", **profile(args.steps, args.data, args.target)}
+    result |= {"data": args.data or "flights", **profile(args.steps, args.data, args.target, settings)}
     print(json.dumps(result, indent=1))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results[args.label] = result

@@ -113,8 +113,9 @@ class FittingSettings:
     # this many epochs (decisions.md: weight-average); 0 serves the last step's
     weight_average: float = 1.0
     # embedding tables' optimizer: only the batch's rows of a table, of its optimizer state and of
-    # its weight average are read and written (training/loop/row_optimizer.py); "adam": Keras'
-    # Adam on whole tables, as in the seed (decisions.md: table-optimizer)
+    # its weight average are read and written (training/loop/row_optimizer.py), and the shrinkage
+    # prior covers the batch's rows; "adam": Keras' Adam and the prior on whole tables, as before
+    # (the seed preset's; decisions.md: table-optimizer)
     table_optimizer: str = "lazy_adam"
     table_learning_rate: float | None = None  # None: learning_rate
     seed: int = 0

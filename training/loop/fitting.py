@@ -49,10 +49,24 @@ def compiled_model(
     scores = every
     if every is not None and config.encoding.numeric_encoding in ("auto", "auto+plr"):
         scores = [every[j] for j in expanded or []]
-    model = build_model(
-        vocab, dims, numeric_width, task, n_classes, config, counts, shrinkage, link, scores, every, rows=train_rows
-    )
     fitting = config.fitting
+    # the prior on the batch's rows keeps a table's gradient row-sparse; "adam" keeps the
+    # whole-table prior too, so it is the route before row-sparse tables (the seed preset's)
+    sparse = fitting.table_optimizer != "adam"
+    model = build_model(
+        vocab,
+        dims,
+        numeric_width,
+        task,
+        n_classes,
+        config,
+        counts,
+        shrinkage,
+        link,
+        scores,
+        every,
+        train_rows if sparse else None,
+    )
     momentum = average_momentum(config, train_rows) if fitting.weight_average > 0 else None
     model.compile(
         optimizer=network_optimizer(model, fitting.table_optimizer, fitting.learning_rate, fitting.table_learning_rate, momentum),

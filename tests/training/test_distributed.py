@@ -50,6 +50,7 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     assert all(len(values) == training["epochs_run"] for values in training["history"].values())
     # the loop evaluates and keeps the averaged weights (weight_average), as fit's callbacks do
     assert training["config"]["weight_average"] == 1.0
+    assert training["config"]["table_optimizer"] == "lazy_adam"  # row-sparse tables under the strategy too
     assert served_holdout_loss_matches_the_best_epoch(bundle) < 2e-4
     # the served NumPy graph is the saved Keras model
     import keras
@@ -57,7 +58,10 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     import training.model.batch_ensemble  # registers the layers for loading
     import training.model.shrunk_embedding
 
+    from training.loop.table_optimizer import TableOptimizer  # registers the optimizers
+
     model = keras.saving.load_model(bundle.path / "model.keras")
+    assert isinstance(model.optimizer, TableOptimizer)
     rows = planted_frame(300, task="binary", seed=11)
     inputs = bundle.encoder.transform(rows).model_inputs()
     n_categorical = len(bundle.encoder.categorical)

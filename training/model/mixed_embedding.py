@@ -28,6 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from training.model.batch_penalty import batch_penalty, penalty_weights
+from training.model.shrunk_embedding import rows_of
 
 MIN_WIDTH = 4
 
@@ -125,8 +126,8 @@ class MixedEmbedding(keras.layers.Layer):
         count = len(self.widths)
         where = tf.dynamic_partition(tf.range(tf.size(flat)), tier, count)
         rows = tf.dynamic_partition(position, tier, count)
-        parts = [tf.gather(self.tables[0], rows[0])]
-        parts += [tf.matmul(tf.gather(self.tables[t], rows[t]), self.projections[t - 1]) for t in range(1, count)]
+        parts = [rows_of(self.tables[0], rows[0])]
+        parts += [tf.matmul(rows_of(self.tables[t], rows[t]), self.projections[t - 1]) for t in range(1, count)]
         stitched = tf.dynamic_stitch(where, parts)
         return tf.reshape(stitched, tf.concat([tf.shape(index), [self.output_dim]], axis=0))
 
@@ -136,7 +137,7 @@ class MixedEmbedding(keras.layers.Layer):
         if training and self.l2 and self._penalty is not None:
             self.add_loss(batch_penalty(self.l2, self._penalty, index, deviation))
         scale = ops.take(ops.convert_to_tensor(self._scale), index, axis=0)
-        unknown = ops.take(self.tables[0], ops.zeros((1,), "int32"), axis=0)[0]
+        unknown = rows_of(self.tables[0], ops.zeros((1,), "int32"))[0]
         return unknown + ops.expand_dims(scale, -1) * deviation
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:

@@ -25,9 +25,17 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from training.model.batch_penalty import batch_penalty, penalty_weights
+
+
+def rows_of(table: Any, index: Any) -> Any:
+    """The rows ``index`` of a table variable, read by a gather on the variable itself: ``ops.take``
+    reads the whole table first, and once a variable has been updated sparsely TensorFlow
+    copies it whole on every such read (a step then costs the vocabulary, not the batch)."""
+    return tf.gather(table.value if isinstance(table, keras.Variable) else table, index)
 
 
 @keras.saving.register_keras_serializable(package="catembed")
@@ -77,12 +85,12 @@ class ShrunkEmbedding(keras.layers.Layer):
             folded = keras.random.uniform(ops.shape(p), seed=self.seed_generator) < p
             index = ops.where(folded, ops.zeros_like(index), index)
         scale = ops.take(ops.convert_to_tensor(self._scale), index, axis=0)
-        deviation = ops.take(self.embeddings, index, axis=0)
+        deviation = rows_of(self.embeddings, index)
         if training and self.l2 and self._penalty is not None:
-            penalised = deviation if not self.fold_k else ops.take(self.embeddings, seen, axis=0)
+            penalised = deviation if not self.fold_k else rows_of(self.embeddings, seen)
             self.add_loss(batch_penalty(self.l2, self._penalty, seen, penalised))
         # e_0 by a gather, not a slice: a slice's gradient is a dense table, a gather's one row
-        unknown = ops.take(self.embeddings, ops.zeros((1,), "int32"), axis=0)[0]
+        unknown = rows_of(self.embeddings, ops.zeros((1,), "int32"))[0]
         return unknown + ops.expand_dims(scale, -1) * deviation
 
     def row_variables(self) -> list[Any]:

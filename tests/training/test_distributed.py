@@ -57,7 +57,6 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
 
     import training.model.batch_ensemble  # registers the layers for loading
     import training.model.shrunk_embedding
-
     from training.loop.table_optimizer import TableOptimizer  # registers the optimizers
 
     model = keras.saving.load_model(bundle.path / "model.keras")

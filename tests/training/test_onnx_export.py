@@ -219,11 +219,10 @@ def test_the_docs_recipe_runs_on_the_demo_and_answers_as_the_service(demo_run, t
     assert main(["export", str(demo_run.path.parent), "--out", str(tmp_path / "flights.onnx")]) == 0
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
-    exec(compile(recipe, "docs/onnx.md", "exec"), scope)  # noqa: S102 - the project's own documentation
+    exec(compile(recipe, "docs/onnx.md", "exec"), scope)
     bundle = _bundle(demo_run)
     records = [
-        {**{k: v[i] for k, v in scope["rows"].items()}, **{k: float(v[i]) for k, v in scope["numbers"].items()}}
-        for i in range(2)
+        {**{k: v[i] for k, v in scope["rows"].items()}, **{k: float(v[i]) for k, v in scope["numbers"].items()}} for i in range(2)
     ]
     from app.predictor import Predictor
 

@@ -33,7 +33,8 @@ def compiled() -> dict[str, bytes]:
         out = Path(folder) / "descriptors.pb"
         # its own process: grpc_tools links a protobuf C++ library of its own, which can crash a
         # process that already holds TensorFlow's
-        command = [sys.executable, "-m", "grpc_tools.protoc", f"-I{VENDORED}", f"-I{HERE}", f"--descriptor_set_out={out}", *PROTOS]
+        includes = [f"-I{VENDORED}", f"-I{HERE}"]
+        command = [sys.executable, "-m", "grpc_tools.protoc", *includes, f"--descriptor_set_out={out}", *PROTOS]
         compiled = subprocess.run(command, capture_output=True, text=True)
         if compiled.returncode != 0:
             raise SystemExit(f"protoc could not compile {', '.join(PROTOS)}: {compiled.stderr.strip()}")

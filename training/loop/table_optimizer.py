@@ -59,7 +59,8 @@ def network_optimizer(
     ``kind`` and the rest → Adam. ``average_momentum``: the weight average's EMA momentum (None: off).
     ``tables``: the row-sparse variables (default: every table of the model)."""
     average: dict[str, Any] = {"use_ema": average_momentum is not None, "ema_momentum": average_momentum or 0.99}
-    dense = keras.optimizers.Adam(learning_rate, **average)
+    # named, so that fit's history keys (learning_rate_<name> per sub-optimizer) are the same in every run
+    dense = keras.optimizers.Adam(learning_rate, name="adam", **average)
     tables = table_variables(model) if tables is None else tables
     if kind == "adam" or not tables:
         return dense

@@ -102,7 +102,7 @@ def is_code(scores: CodeScores) -> bool:
 class CodeScores:
     by_value: float  # share of the target's variance that per-value means explain
     by_order: float  # the same for means of ORDER_BINS bins in value order
-    t: float  # the per-row gain of by_value over by_order, in standard errors
+    t: float  # the per-row gain of by_value over max(by_order, 0), in standard errors
 
     def __str__(self) -> str:
         return f"per-value means explain {100 * self.by_value:.1f} % of the target, ordered bins {100 * self.by_order:.1f} %"
@@ -128,7 +128,9 @@ def code_scores(x: np.ndarray, y: np.ndarray) -> CodeScores:
     total = by_mean.sum()
     if total == 0.0:
         return CodeScores(0.0, 0.0, 0.0)
-    gain = by_order - by_value
+    # against the ordered bins, or the plain mean where the bins do worse than it (a small table)
+    baseline = by_order if by_order.sum() <= total else by_mean
+    gain = baseline - by_value
     spread = gain.std()
     t = float(gain.mean() / (spread / np.sqrt(n))) if spread > 0 else 0.0
     return CodeScores(1.0 - by_value.sum() / total, 1.0 - by_order.sum() / total, t)

@@ -88,6 +88,7 @@ def run_catembed(
 # it replaced ("legacy")
 RULES: dict[str, dict[str, Any]] = {
     "inferred": {},
+    "few-both": {"few_values": "both"},
     "few-categorical": {"few_values": "categorical"},
     "few-numeric": {"few_values": "numeric"},
     "no-codes": {"codes": False},

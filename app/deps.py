@@ -9,13 +9,9 @@ from fastapi import Depends, Request
 from app import lookup
 from app.lookup import served_model
 from app.serving import ServedModel
-from app.settings import Settings
 from features.errors import InvalidInput, PayloadTooLarge
 
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+MAX_INTEGER = 2**63 - 1  # versions, offsets and lengths: what a signed 64-bit integer holds
 
 
 def get_served(request: Request) -> ServedModel:
@@ -28,9 +24,22 @@ def get_served(request: Request) -> ServedModel:
     if "label" in params:
         return lookup.repository(request).served(name, label=params["label"])
     version = params.get("version")
-    if version is not None and not version.isdigit():  # the path's own check reports it; never a 500 here
-        raise InvalidInput(f"version {version!r} is not a version number", field="version", value=version)
-    return served_model(request, name, int(version) if version is not None else None)
+    return served_model(request, name, parse_version(version) if version is not None else None)
+
+
+def parse_count(text: str, field: str, limit: int = MAX_INTEGER) -> int:
+    """A decimal count from a path or header, range-checked before ``int()`` sees it: ``"²"`` is a
+    digit to ``str.isdigit`` but not to ``int``, and 5,000 digits would be a number no JSON can echo."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(limit)) and int(text) <= limit):
+        raise InvalidInput(f"{field} {text[:40]!r} is not a whole number from 0 to {limit}", field=field, value=text[:40])
+    return int(text)
+
+
+def parse_version(text: str) -> int:
+    version = parse_count(text, "version")
+    if version < 1:
+        raise InvalidInput("version 0 is not a version number; versions start at 1", field="version", value=0)
+    return version
 
 
 async def read_body(request: Request) -> bytes:
@@ -38,9 +47,7 @@ async def read_body(request: Request) -> bytes:
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
-            raise InvalidInput("Content-Length is not a number", field="Content-Length", value=declared)
-        if int(declared) > limit:
+        if parse_count(declared, "Content-Length") > limit:
             raise PayloadTooLarge(
                 f"request body of {int(declared):,} bytes is over the limit of {limit:,}",
                 field="body",
@@ -59,6 +66,5 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServedDep = Annotated[ServedModel, Depends(get_served)]
 BodyDep = Annotated[bytes, Depends(read_body)]

@@ -36,8 +36,7 @@ class EmbeddingIndex:
     def resolve(self, feature: str, value: str, fallback: str | None = None) -> tuple[int, str | None]:
         """(index, canonical value); raises NotFound for values outside the vocabulary unless fallback='unknown'."""
         encoder = self._feature(feature)
-        key = canonical(value)
-        index = encoder.index_.get(key, UNKNOWN_INDEX) if key is not None else UNKNOWN_INDEX
+        key, index = canonical(value), encoder.index_of(value)
         if index == UNKNOWN_INDEX and fallback != "unknown":
             if fallback is not None:
                 raise InvalidInput(

@@ -20,26 +20,41 @@ from app.auth import API_KEY
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.observer import RequestObserver
+from app.openapi_links import add_links
 from app.reload import Reloader
 from app.repository import ModelRepository
+from app.request_guard import RequestGuard
 from app.responses import FastJSONResponse
 from app.routes import admin, embeddings, explorer, health, metrics, model, models, predict, report, repository
 from app.schemas import components
 from app.settings import Settings, load_settings
 from app.v2 import routes as v2
-from features.errors import BundleError
+from features.errors import CatembedError
 
 log = logging.getLogger("catembed")
+UNSUPPORTED_MEDIA_TYPE = {
+    "description": "a body that is not declared JSON (or v2 binary tensors)",
+    "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
+}
+NOT_LOADED = {
+    "description": "the model is not loaded (starting, unloaded, or failed to load)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 RECORD_ROUTES = {"/predict": "PredictResponse", "/encode": "EncodeResponse", "/embed": "EmbedResponse"}
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    grpc_server = None
     try:
         app.state.repository = ModelRepository(settings)
         await app.state.reloader.start()
-    except BundleError as exc:
+        if settings.grpc_port is not None:  # the Open Inference Protocol over gRPC: app/v2/grpc_server.py
+            from app.v2 import grpc_server as grpc_door
+
+            grpc_server = await grpc_door.start(app)
+    except CatembedError as exc:
         app.state.startup_error = f"catembed cannot start: {exc.message}"
         raise
     app.openapi_schema = None  # regenerate /docs for the default model's features
@@ -47,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.reload_interval > 0 and not (app.state.repository.single and settings.model_version is not None):
         poller = asyncio.create_task(app.state.reloader.poll(settings.reload_interval))
     yield
+    if grpc_server is not None:
+        await grpc_server.stop(settings.graceful_timeout)  # new calls refused, those in flight finish
     if poller is not None:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -101,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     models.include_per_model(app, protected)
     app.include_router(v2.router)  # the Open Inference Protocol v2: health and metadata open, inference protected
     app.include_router(v2.infer_router, dependencies=protected)
+    # Host, cross-site origin and Content-Type, before any route: docs/reliability.md, threat model
+    app.add_middleware(RequestGuard, allowed_hosts=settings.allowed_hosts, cors_origins=settings.cors_origins)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -126,6 +145,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     repository: ModelRepository | None = app.state.repository
     served = repository.default() if repository is not None else None
+    add_links(schema)  # which answer names the model another call takes: app/openapi_links.py
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            if method == "post":  # refused before routing (app/request_guard.py)
+                operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE)
+            # any route that answers from a model: 503 while it is loading or unloaded
+            operation["responses"].setdefault("503", NOT_LOADED)
     if repository is not None:
         _model_parameters(schema, repository)
     if repository is not None and served is not None:

@@ -3,7 +3,7 @@ own counters (predictions, drift signals, load time) read at scrape time.
 
 Each app owns its registry, so several apps in one process (the tests) never collide. The
 counters live in the process: with ``--workers N`` each worker reports its own share, and a
-scrape reaches one worker; see docs/readme/operations.md.
+scrape reaches one worker; see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # the explorer page's own calls (app/traffic.py): counted apart, never as served traffic
+        self.explorer = Counter(
+            "catembed_explorer_requests",
+            "requests of the explorer page (X-Catembed-Client: explorer), left out of catembed_http_requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
         self.reloads = Counter(
             "catembed_model_reloads", "attempts to switch to a new model version, by result", ["result"], registry=self.registry
         )
@@ -53,6 +60,9 @@ class Metrics:
             child = self._children[key] = (self.requests.labels(*key), self.latency.labels(*key))
         child[0].inc()
         child[1].observe(seconds)
+
+    def observe_explorer(self, method: str, route: str, status: int) -> None:
+        self.explorer.labels(method, route, status).inc()
 
     def track(self, served: ServedModel) -> None:
         """Report this model version from now on, as served."""

@@ -54,11 +54,12 @@ def pinned(version: int) -> ModelConfig:
 
 def read_config(model_dir: Path) -> ModelConfig:
     """``model_dir/model.json``, or the default policy when there is none."""
-    file = model_dir / CONFIG_FILE
-    if not file.is_file():
+    path = model_dir / CONFIG_FILE
+    if not path.is_file():
         return ModelConfig()
+    file = f"{model_dir.name}/{CONFIG_FILE}"  # named in answers: never the server's absolute path
     try:
-        raw = json.loads(file.read_text())
+        raw = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise BundleError(f"{file} is not valid JSON: {exc}") from None
     if not isinstance(raw, dict) or set(raw) - {"version_policy", "labels"}:
@@ -66,7 +67,7 @@ def read_config(model_dir: Path) -> ModelConfig:
     return ModelConfig(**_policy(file, raw.get("version_policy", {"latest": 1})), labels=_labels(file, raw.get("labels", {})))
 
 
-def _policy(file: Path, raw: Any) -> dict[str, Any]:
+def _policy(file: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict) or len(raw) != 1:
         raise BundleError(f"{file}: version_policy must be one of {{'latest': N}}, {{'all': {{}}}}, {{'specific': [...]}}")
     kind, value = next(iter(raw.items()))
@@ -79,7 +80,7 @@ def _policy(file: Path, raw: Any) -> dict[str, Any]:
     raise BundleError(f"{file}: version_policy {raw!r} is invalid", field="version_policy", value=raw)
 
 
-def _labels(file: Path, raw: Any) -> dict[str, int]:
+def _labels(file: str, raw: Any) -> dict[str, int]:
     if not isinstance(raw, dict) or not all(
         isinstance(k, str) and NAME_PATTERN.fullmatch(k) and _positive(v) for k, v in raw.items()
     ):

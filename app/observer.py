@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.logs import request_id
 from app.metrics import Metrics
 from app.routes.models import route_template
+from app.traffic import PAGE_ROUTES, from_explorer
 
 log = logging.getLogger("catembed.access")
 HEADER = b"x-request-id"
@@ -57,7 +58,10 @@ class RequestObserver:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             # a model name only once the route found it: names clients make up are not series
             name = params.get("name", "") if status < 400 or status == 503 else ""
-            self.metrics.observe(method, route, status, seconds, name)
+            if from_explorer(scope) or route in PAGE_ROUTES:  # the explorer's own traffic is not served traffic
+                self.metrics.observe_explorer(method, route, status)
+            else:
+                self.metrics.observe(method, route, status, seconds, name)
             if self.access_log:
                 log.info(
                     "%s %s %d",

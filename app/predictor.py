@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,18 +18,18 @@ from app.columnar import ColumnarPrediction, Flag, outputs_of
 from app.records import ParsedRecords, RecordParser
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
+from features.graph import vector_columns
+from features.one_row import OneRowEncoder
+from features.tally import WarningTally
 
 
 @dataclass
-class Drift:
+class Drift(WarningTally):
     """What this model version answered, and what it had to paper over per feature (the drift
-    signals). /metrics reads these at scrape time, so counting costs the request path an add."""
+    signals, tallied as ``catembed predict`` tallies them). /metrics reads these at scrape time,
+    so counting costs the request path a few adds."""
 
     predictions: int = 0
-    rows: int = 0
-    unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    missing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    imputed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Predictor:
@@ -43,13 +43,13 @@ class Predictor:
         self.numeric: list[str] = list(self.encoder.numeric)
         self.ignored: dict[str, str] = dict(self.manifest.get("ignored_columns") or {})  # older bundles: none
         self.parser = RecordParser(self.categorical, self.numeric, max_records, max_string_length, self.ignored)
-        self.one_row = self.encoder.one_row(max_string_length)  # the single clean record's fast path
+        self.one_row = OneRowEncoder(self.encoder, max_string_length)  # the single clean record's fast path
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self._label_keys = [str(label) for label in self.labels]
         self._label_array = np.empty(len(self.labels), dtype=object)
         self._label_array[:] = self.labels  # labels keep their Python type (str, int, bool)
         self._numeric_index = {name: j for j, name in enumerate(self.numeric)}
-        self.drift = Drift()
+        self.drift = Drift.for_features(self.categorical, self.numeric)
         self.loaded_at = time.time()
 
     # ---- the three record endpoints ----
@@ -182,7 +182,7 @@ class Predictor:
         # 17 ms vs 36 ms when the other core is busy). Scale with --workers instead.
         threadpool_limits(limits=1, user_api="blas")
         self.predict(orjson.dumps(self.manifest["example"]))
-        self.drift = Drift()
+        self.drift = Drift.for_features(self.categorical, self.numeric)
 
     # ---- descriptions ----
 
@@ -192,31 +192,20 @@ class Predictor:
 
     @property
     def embed_columns(self) -> list[str]:
-        names = [
-            f"{feature}__emb{j}"
-            for feature, table in zip(self.categorical, self.graph.embeddings, strict=True)
-            for j in range(table.shape[1])
-        ]
-        return names + self.numeric_columns
+        return vector_columns(self.categorical, self.graph.embeddings) + self.numeric_columns
 
     def _flags(self, parsed: ParsedRecords, batch: EncodedBatch) -> list[Flag]:
-        """Rows of each feature the model could not take at face value, counted as drift: the one
-        scan both answer formats read. A clean batch costs one vectorised scan per feature."""
+        """Rows of each feature the model could not take at face value, counted as drift (the
+        tally catembed predict keeps): what both answer formats read. A clean batch costs a few
+        vectorised scans per feature."""
+        self.drift.count(batch)
         flags = []
-        drift = self.drift
-        drift.rows += parsed.n_rows
         for name, unknown, missing in zip(self.categorical, batch.unknown, batch.missing, strict=True):
-            rows = np.flatnonzero(unknown)
-            drift.unknown[name] += len(rows)
-            flags.append(Flag("unknown_category", name, rows))
-            rows = np.flatnonzero(missing)
-            drift.missing[name] += len(rows)
-            flags.append(Flag("missing_category", name, rows))
+            flags.append(Flag("unknown_category", name, np.flatnonzero(unknown)))
+            flags.append(Flag("missing_category", name, np.flatnonzero(missing)))
         if batch.imputed is not None and batch.clipped is not None:
             for j, name in enumerate(self.numeric):
-                rows = np.flatnonzero(batch.imputed[:, j])
-                drift.imputed[name] += len(rows)
-                flags.append(Flag("imputed", name, rows))
+                flags.append(Flag("imputed", name, np.flatnonzero(batch.imputed[:, j])))
                 flags.append(Flag("out_of_range", name, np.flatnonzero(batch.clipped[:, j])))
         return flags
 
@@ -271,7 +260,3 @@ def _missing_note(name: str) -> dict[str, Any]:
         "value": None,
         "message": f"{name!r} is missing; used the trained unknown vector",
     }
-
-
-def feature_listing(names: Sequence[str]) -> str:
-    return ", ".join(map(repr, names))

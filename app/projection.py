@@ -1,11 +1,15 @@
-"""2-D maps of the embedding tables, and each category value's effect on the prediction.
+"""The maps of the embedding tables, and each category value's effect on the prediction.
 
-What the explorer page draws: for one feature, a point per vocabulary value (PCA of its learned
-vectors, or the raw vectors when they already have two dimensions), its training count, and the
-"model effect" of the value: how the prediction moves when only this feature takes this value on
-a reference record (the manifest's example). All of it is NumPy, deterministic (PCA signs are
-fixed), computed once per feature and cached on this object, which lives as long as the served
-model version: a hot reload brings a new, empty cache.
+What the explorer page draws: for one feature, a point per vocabulary value, its training count,
+and the "model effect" of the value: how the prediction moves when only this feature takes this
+value on a reference record (the manifest's example).
+
+The coordinates come from the bundle's ``projections.npz`` when it has one (PCA with three axes
+and t-SNE, computed at training time: training/export/projections.py), read once at load as plain
+arrays. A bundle written before that file existed gets PCA computed here on the first request
+(features.projection.pca, the same computation). Effects are NumPy, computed once per feature and
+cached on this object, which lives as long as the served model version: a hot reload brings a
+new, empty cache.
 """
 
 from __future__ import annotations
@@ -17,76 +21,93 @@ import numpy as np
 
 from app.embeddings import EmbeddingIndex
 from app.predictor import Predictor
+from features.errors import InvalidInput
+from features.projection import PROJECTIONS, pca, read_projections
 
 
 def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]]:
-    """The first two principal axes of a table's rows: (mean, axes (d, 2), coordinates (n, 2),
-    share of variance per axis).
-
-    An eigh of the d x d covariance, not an SVD of the n x d table: 50,000 values of 30
-    dimensions cost one 30x30 eigenproblem. Each axis' sign is fixed (its largest loading
-    positive), so the same table always gives the same picture."""
-    x = np.asarray(table, dtype=np.float64)
-    if len(x) == 0:  # every value was folded: an empty map
-        return np.zeros(x.shape[1]), np.zeros((x.shape[1], 2)), np.zeros((0, 2)), [0.0, 0.0]
-    mean = x.mean(axis=0)
-    centred = x - mean
-    covariance = centred.T @ centred / max(len(x) - 1, 1)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    order = np.argsort(-eigenvalues, kind="stable")[:2]
-    axes = eigenvectors[:, order]
-    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])])
-    axes = axes * np.where(signs == 0, 1, signs)
-    if axes.shape[1] < 2:  # a 1-dimensional embedding: the second axis is flat
-        axes = np.column_stack([axes, np.zeros(len(axes))])
-    total = float(eigenvalues.clip(min=0).sum()) or 1.0
-    explained = [float(max(eigenvalues[i], 0) / total) for i in order] + [0.0] * (2 - len(order))
-    return mean, axes, centred @ axes, explained
+    """The first two principal axes (features.projection.pca with two components)."""
+    return pca(table, components=2)
 
 
 class Projections:
     def __init__(self, predictor: Predictor, embeddings: EmbeddingIndex) -> None:
         self.predictor = predictor
         self.embeddings = embeddings
+        entry = predictor.manifest.get("projections")
+        # read at load, right after the checksums were verified; a malformed file refuses the bundle
+        self.stored = (
+            read_projections(predictor.bundle.path, entry, embeddings.tables)
+            if isinstance(entry, dict) and entry.get("file") == PROJECTIONS
+            else {}
+        )
+        self.about = entry.get("features", {}) if isinstance(entry, dict) else {}
         self._cache: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    def methods(self, feature: str) -> list[str]:
+        """The maps this bundle has for a feature: PCA always, t-SNE when training stored one."""
+        return ["pca", *(m for m in self.stored.get(feature, {}) if m != "pca")]
+
     def projection(self, feature: str, method: str = "pca") -> dict[str, Any]:
         self.embeddings._feature(feature)  # NotFound (404) naming the features, before any work
+        methods = self.methods(feature)
+        if method not in methods:
+            raise InvalidInput(
+                f"feature {feature!r} has no {method!r} map in this bundle; it has {', '.join(methods)}",
+                field="method",
+                value=method,
+                expected=" or ".join(map(repr, methods)),
+            )
         with self._lock:
             if feature not in self._cache:
                 self._cache[feature] = self._compute(feature)
-        return {**self._cache[feature], "method": method}
+            key = f"{feature}\0{method}"
+            if key not in self._cache:
+                self._cache[key] = self._coordinates(feature, method)
+        base, coords = dict(self._cache[feature]), dict(self._cache[key])
+        x, y, z = coords.pop("unknown_xyz")
+        unknown = {"x": x, "y": y, "z": z, "effect": base.pop("unknown_effect")}
+        return {**base, **coords, "unknown": unknown, "method": method, "methods": methods}
+
+    def _coordinates(self, feature: str, method: str) -> dict[str, Any]:
+        table = self.embeddings.tables[feature]
+        dimension = int(table.shape[1])
+        stored = self.stored.get(feature, {}).get(method)
+        if method == "pca" and dimension == 2:  # raw vectors: no axes were chosen
+            coords, projection, explained = table.astype(np.float64), "raw", []
+        elif stored is not None:
+            coords, projection = stored, method
+            explained = list(self.about.get(feature, {}).get(method, {}).get("explained_variance", [])) if method == "pca" else []
+        else:  # an older bundle: PCA now, as training would have stored it
+            mean, axes, _, explained = pca(table[1:])
+            coords, projection = (table.astype(np.float64) - mean) @ axes, "pca"
+        three = coords.shape[1] >= 3 and projection == "pca" and dimension >= 3
+        return {
+            "projection": projection,
+            "stored": stored is not None and projection != "raw",
+            "explained_variance": explained[:3],
+            "x": _rounded(coords[1:, 0]),
+            "y": _rounded(coords[1:, 1]),
+            "z": _rounded(coords[1:, 2]) if three else None,
+            "unknown_xyz": [float(coords[0, 0]), float(coords[0, 1]), float(coords[0, 2]) if three else 0.0],
+        }
 
     def _compute(self, feature: str) -> dict[str, Any]:
         encoder = self.predictor.encoder.categorical_[feature]
         table = self.embeddings.tables[feature]
-        dimension = int(table.shape[1])
-        # the unknown row is placed with the same axes but does not shape them: it is not a category
-        explained: list[float] = []  # raw vectors: no axes were chosen
-        if dimension == 2:
-            coords, projection = table[1:].astype(np.float64), "raw"
-            unknown_xy = table[0].astype(np.float64)
-        else:
-            mean, axes, coords, explained = pca_2d(table[1:])
-            projection = "pca"
-            unknown_xy = (table[0] - mean) @ axes
         effect, reference, reference_output, effect_of = self._effects(feature)
         return {
             "feature": feature,
-            "projection": projection,
-            "dimension": dimension,
-            "explained_variance": explained,
+            "dimension": int(table.shape[1]),
             "size": len(encoder.vocabulary_),
             "values": list(encoder.vocabulary_),
             "counts": list(encoder.counts_),
-            "x": _rounded(coords[:, 0]),
-            "y": _rounded(coords[:, 1]),
             "effect": _rounded(effect[1:]),
             "effect_of": effect_of,
             "reference": reference,
             "reference_output": reference_output,
-            "unknown": {"x": float(unknown_xy[0]), "y": float(unknown_xy[1]), "effect": float(effect[0])},
+            "unknown_effect": float(effect[0]),
         }
 
     def _effects(self, feature: str) -> tuple[np.ndarray, dict[str, Any], float, str]:

@@ -18,14 +18,12 @@ from typing import Any, NoReturn
 import numpy as np
 import orjson
 
+from app import json_body
+from features.cells import CATEGORY_EXPECTED, NUMBER_EXPECTED, BadCell, check_categories, numbers
 from features.errors import InvalidInput, PayloadTooLarge
 
-_CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
-_NUMBER_TYPES = frozenset({int, float, type(None)})
-_CATEGORY_EXPECTED = "a string, number, boolean or null"
-_NUMBER_EXPECTED = "a finite number or null"
-_EXACT_INTEGER_LIMIT = 2.0**63
+_LISTED = 5  # unknown keys named in one message
 _LARGEST_FLOAT = 1.7976931348623157e308
 
 
@@ -67,14 +65,14 @@ class RecordParser:
     def loads(body: bytes) -> Any:
         """The body as Python objects; 422 naming the field for NaN/Infinity, else for bad JSON."""
         try:
-            return orjson.loads(body)
+            return json_body.loads(body)  # orjson, with duplicate keys refused
         except orjson.JSONDecodeError as exc:
             where = _non_finite_field(body) if b"NaN" in body or b"Infinity" in body or "infinity" in str(exc) else None
             if where is not None:
                 raise InvalidInput(
                     f"{where}: NaN, Infinity and numbers beyond ±1.8e308 are not finite numbers",
                     field=where,
-                    expected=_NUMBER_EXPECTED,
+                    expected=NUMBER_EXPECTED,
                 ) from None
             raise InvalidInput(f"request body is not valid JSON: {exc}", field="body", expected="a JSON object") from None
 
@@ -115,16 +113,9 @@ class RecordParser:
         with the field named ``feature[row]``. Numeric columns may be float arrays (binary tensors).
         ``text`` names columns the caller has already proven to hold only ``str`` (v2 BYTES
         tensors): their type scan is not repeated, the length check still runs."""
-        extra = [name for name in columns if name not in self.features]
-        if extra:
-            raise InvalidInput(
-                f"unknown input {extra[0]!r}; features are {self._listing}", field=extra[0], expected="only the model's features"
-            )
-        absent = [name for name in self.features if name not in columns]
-        if absent:
-            raise InvalidInput(
-                f"missing input {absent[0]!r}; the model needs {self._listing}", field=absent[0], expected="one input per feature"
-            )
+        mismatch = self._mismatch(list(columns), frozenset(self.features), "input", "missing input")
+        if mismatch is not None:
+            raise mismatch
         lengths = {name: len(columns[name]) for name in self.features}
         n = lengths[self.features[0]]
         uneven = next((name for name, length in lengths.items() if length != n), None)
@@ -186,41 +177,52 @@ class RecordParser:
             except KeyError:
                 pass  # a feature is absent or a key is wrong: find it below
         for row, record in enumerate(records):
-            absent = [name for name in self.features if name not in record]
-            if absent:
-                raise InvalidInput(
-                    f"{'record' if single else f'records[{row}]'} is missing feature {absent[0]!r}; the model needs {self._listing}",
-                    field=self._field(row, absent[0], single),
-                    expected="a value or null for every feature",
-                )
-            extra = [key for key in record if key not in self._allowed]
-            if extra:
-                close = difflib.get_close_matches(extra[0], self.features, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InvalidInput(
-                    f"unknown field {extra[0]!r}{hint}; features are {self._listing}",
-                    field=self._field(row, extra[0], single),
-                    expected="only the model's features",  # (and the training table's ignored columns)
-                )
+            who = "record" if single else f"records[{row}]"
+            mismatch = self._mismatch(list(record), self._allowed, "field", f"{who} is missing feature", (row, single))
+            if mismatch is not None:
+                raise mismatch
         raise AssertionError("unreachable: a malformed record was not found")
+
+    def _mismatch(
+        self, keys: list[Any], allowed: frozenset[str], noun: str, absent_words: str, record: tuple[int, bool] | None = None
+    ) -> InvalidInput | None:
+        """Keys outside ``allowed`` first, each with the feature it may be a misspelling of, then the features
+        that are absent: ``{"carier": "UA"}`` says both that 'carier' is unknown and that 'carrier'
+        is missing. ``record``: (row, single) of a record, whose fields are named by their path in
+        the body; columns are named as they are. None when the keys are right."""
+        unknown = [key for key in keys if key not in allowed]
+        present = set(keys)
+        absent = [name for name in self.features if name not in present]
+        if not unknown and not absent:
+            return None
+        name = str(unknown[0]) if unknown else absent[0]
+        parts = []
+        if unknown:
+            shown = ", ".join(map(self._suggested, unknown[:_LISTED])) + (
+                f" and {len(unknown) - _LISTED} more" if len(unknown) > _LISTED else ""
+            )
+            parts.append(f"unknown {noun}{'s' if len(unknown) > 1 else ''} {shown}")
+        if absent:
+            parts.append(f"{absent_words}{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}")
+        return InvalidInput(
+            "; ".join(parts) + f"; the model needs {self._listing}",
+            field=name if record is None else self._field(record[0], name, record[1]),
+            expected="only the model's features" if unknown else "a value or null for every feature",
+        )
+
+    def _suggested(self, key: Any) -> str:
+        close = difflib.get_close_matches(key, self.features, n=1) if isinstance(key, str) else []
+        return f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
 
     def _check_categories(
         self, name: str, values: Sequence[Any], single: bool | None, types: frozenset[type] | None = None
     ) -> None:
         if types is None:
             types = frozenset(map(type, values))
-        if not types <= _CATEGORY_TYPES:
-            row = _first(values, lambda v: type(v) not in _CATEGORY_TYPES)
-            self._refuse(name, values, row, single, f"{type(values[row]).__name__} is not a category value", _CATEGORY_EXPECTED)
-        if float in types and any(type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT for v in values):
-            # orjson reads integers past 64 bits as floats: a 23-digit ID sent as a number would lose
-            # digits and silently miss the vocabulary entry training made from its exact text
-            row = _first(values, lambda v: type(v) is float and abs(v) >= _EXACT_INTEGER_LIMIT)
-            self._refuse(
-                name, values, row, single,
-                f"{values[row]!r} is too large to be an exact category value; send it as a string",
-                "a number below 2**63 in magnitude, or a string",
-            )  # fmt: skip
+        try:
+            check_categories(values, typed=True, types=types)
+        except BadCell as exc:
+            self._refuse(name, values, exc.row, single, exc.problem, exc.expected or CATEGORY_EXPECTED)
         if str in types:
             # one C-level pass when every value is a string (BYTES tensors, most columns)
             longest = max(len(v) for v in values if type(v) is str) if len(types) > 1 else max(map(len, values))
@@ -234,23 +236,11 @@ class RecordParser:
                 )  # fmt: skip
 
     def _check_numbers(self, name: str, values: Sequence[Any], single: bool | None) -> np.ndarray:
-        if isinstance(values, np.ndarray):  # a binary tensor: typed already, only finiteness to check
-            array = values.astype(np.float64, copy=False)
-            if np.isinf(array).any():
-                row = int(np.flatnonzero(np.isinf(array))[0])
-                self._refuse(name, values, row, single, f"{array[row]!r} is not a finite number", _NUMBER_EXPECTED)
-            return array
-        if not set(map(type, values)) <= _NUMBER_TYPES:
-            row = _first(values, lambda v: type(v) not in _NUMBER_TYPES)
-            self._refuse(name, values, row, single, f"{values[row]!r} is not a number", _NUMBER_EXPECTED)
+        """JSON numbers (a blank string is missing) or a binary tensor's typed array, as float64."""
         try:
-            array = np.asarray(values, dtype=np.float64)
-        except OverflowError:  # an integer beyond float range
-            array = np.asarray([float("inf") if isinstance(v, int) and abs(v) > 1e308 else v for v in values], dtype=np.float64)
-        if np.isinf(array).any():
-            row = int(np.flatnonzero(np.isinf(array))[0])
-            self._refuse(name, values, row, single, f"{values[row]!r} is not a finite number", _NUMBER_EXPECTED)
-        return array
+            return numbers(values, typed=True)
+        except BadCell as exc:
+            self._refuse(name, values, exc.row, single, exc.problem, NUMBER_EXPECTED)
 
     def _refuse(self, name: str, values: Sequence[Any], row: int, single: bool | None, problem: str, expected: str) -> NoReturn:
         """The one 422 of every per-value check: names the feature's field path and echoes the value."""

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from app.model_config import read_config
 from app.repository import LOADING, READY, UNAVAILABLE, ModelEntry, ModelRepository, VersionState
 from app.serving import ServedModel, load_served_model
-from features.artifacts import list_versions
+from features.artifacts import confined, list_versions
 from features.errors import BundleError, CatembedError
 
 log = logging.getLogger("catembed")
@@ -57,6 +57,7 @@ class Reloader:
                 continue
             with contextlib.suppress(LoadFailed):  # logged; the model shows UNAVAILABLE with the reason
                 await self._load_policy(entry)
+        repository.settle_default()
         repository.started = True
 
     async def load(self, name: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class Reloader:
         and swap it in; on failure whatever was serving keeps serving."""
         async with self._lock:
             entry = self.repository.add(name) if not self.repository.single else self.repository.entry(name)
-            entry.refused = {}
+            entry.refused, entry.refused_stamps = {}, {}
             await self._load_policy(entry)
             return entry.describe()
 
@@ -109,10 +110,11 @@ class Reloader:
         """Load every version the model's policy selects, then swap them all in at once."""
         entry.tried = entry.on_disk()
         try:
+            self._confine(entry)
             entry.config = read_config(entry.directory) if not self.repository.single else entry.config
             wanted = entry.config.select(list_versions(entry.directory))
             if not wanted:
-                raise BundleError(f"no version of {entry.name} in {entry.directory} is selected by {entry.config.describe()}")
+                raise BundleError(f"no version of {entry.name} is selected by {entry.config.describe()}")
         except BundleError as exc:
             entry.reason = exc.message
             entry.unloaded = False
@@ -134,8 +136,16 @@ class Reloader:
         if failed and len(failed) == len(loaded):
             raise LoadFailed(f"model {entry.name!r} could not be loaded: {failed}", field="model", value=entry.name)
 
+    def _confine(self, entry: ModelEntry) -> None:
+        """A repository's model folder must lie inside it: a symbolic link that leads elsewhere
+        would let whoever can make one serve (and probe) any folder of the server."""
+        root = self.repository.root
+        if root is not None and not confined(entry.directory, root):
+            raise BundleError(f"model folder {entry.name} is a link to outside the model repository: refused")
+
     async def _load_version(self, entry: ModelEntry, version: int) -> VersionState:
         try:
+            self._confine(entry)
             served = await asyncio.to_thread(load_served_model, self.repository.settings, version, entry.directory)
         except Exception as exc:
             reason = _reason(exc)
@@ -154,6 +164,9 @@ class Reloader:
         """Load versions the policy newly selects (compatible ones only), retire those it no longer does."""
         ready = entry.ready()
         current = max(ready) if ready else None
+        for version in [v for v in entry.refused if entry.version_stamp(v) != entry.refused_stamps.get(v)]:
+            del entry.refused[version]  # its files changed since it was refused (repaired, or fully copied): try again
+            entry.refused_stamps.pop(version, None)
         available = [v for v in list_versions(entry.directory) if v not in entry.refused]
         wanted = entry.config.select(available)
         if entry.unloaded:
@@ -175,6 +188,7 @@ class Reloader:
                 _check_compatible(ready[current], state.served)
             except BundleError as exc:
                 entry.refused[version] = exc.message
+                entry.refused_stamps[version] = entry.version_stamp(version)
                 self.app.state.metrics.reloads.labels("refused").inc()
                 log.error(
                     "refused version %s: %s; still serving version %s",

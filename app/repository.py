@@ -48,15 +48,26 @@ class ModelEntry:
     directory: Path
     config: ModelConfig = field(default_factory=ModelConfig)
     versions: dict[int, VersionState] = field(default_factory=dict)  # replaced whole, never edited
-    refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry
+    refused: dict[int, str] = field(default_factory=dict)  # bad versions hot reload does not retry while unchanged
+    refused_stamps: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # their files when refused
     reason: str = ""  # why the model as a whole is unavailable (bad model.json, no version)
     unloaded: bool = False  # unloaded through the API: hot reload leaves it alone
     tried: tuple[Any, ...] = ()  # what the last load saw on disk: hot reload retries only after a change
 
     def on_disk(self) -> tuple[Any, ...]:
-        """The versions and the model.json stamp: a failed model is tried again when they change."""
+        """The versions with their files' stamps, and the model.json stamp: a failed model is tried
+        again when they change (a version caught half-copied is retried once the copy is done)."""
         config = self.directory / CONFIG_FILE
-        return (tuple(list_versions(self.directory)), config.stat().st_mtime_ns if config.is_file() else None)
+        versions = tuple((v, self.version_stamp(v)) for v in list_versions(self.directory))
+        return (versions, config.stat().st_mtime_ns if config.is_file() else None)
+
+    def version_stamp(self, version: int) -> tuple[Any, ...]:
+        """Name, size and mtime of every file of a version folder: cheap enough for every poll."""
+        try:
+            files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (self.directory / str(version)).iterdir())
+        except OSError:
+            return ()
+        return tuple(files)
 
     def ready(self) -> dict[int, ServedModel]:
         return {v: s.served for v, s in sorted(self.versions.items()) if s.served is not None and s.state == READY}
@@ -123,6 +134,7 @@ class ModelRepository:
         self.root = settings.model_repository
         self.entries: dict[str, ModelEntry] = {}
         self.started = False  # the first load is over: /ready may say so
+        self._settled: str | None = None  # the default without CATEMBED_DEFAULT_MODEL: settle_default()
         if self.root is None:  # CATEMBED_MODEL_DIR: one model, exactly as before the repository
             config = pinned(settings.model_version) if settings.model_version is not None else ModelConfig()
             name = settings.model_dir.name
@@ -140,9 +152,17 @@ class ModelRepository:
 
     @property
     def default_name(self) -> str | None:
+        """The model today's unprefixed routes serve: CATEMBED_DEFAULT_MODEL, else the one model
+        loaded when start-up finished. Fixed from then on: loading a second model or unloading one
+        through the repository API never changes which model /predict answers with (issue 28)."""
         if self.root is None or self.settings.default_model is not None:
             return self.settings.default_model or next(iter(self.entries))
-        return next(iter(self.entries)) if len(self.entries) == 1 else None
+        return self._settled if self.started else None
+
+    def settle_default(self) -> None:
+        """Called once start-up has loaded every model: the only loaded one, if one, is the default."""
+        loaded = [name for name, entry in self.entries.items() if entry.ready()]
+        self._settled = loaded[0] if len(loaded) == 1 else None
 
     @property
     def single(self) -> bool:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 CategoryValue = str | int | float | bool | None
+BLANK_PATTERN = r"^\s*$"  # a string empty once stripped
 
 
 class RecordWarning(BaseModel):
@@ -75,6 +76,7 @@ class Neighbors(BaseModel):
 class MapPoint(BaseModel):
     x: float
     y: float
+    z: float = Field(0.0, description="the third PCA axis (0 on a 2-D map)")
     effect: float
 
 
@@ -82,15 +84,18 @@ class Projection(BaseModel):
     """Columns, not one object per value: a 50,000-value map stays one compact JSON document."""
 
     feature: str
-    method: Literal["pca"]
-    projection: Literal["pca", "raw"] = Field(description="raw: the embedding has two dimensions, plotted as they are")
+    method: str = Field(description="the map asked for (?method=): one of `methods`")
+    methods: list[str] = Field(description="the maps this bundle has for the feature: pca, and tsne when training stored one")
+    projection: Literal["pca", "raw", "tsne"] = Field(description="raw: the embedding has two dimensions, plotted as they are")
+    stored: bool = Field(description="the coordinates were computed at training time (projections.npz), not now")
     dimension: int
-    explained_variance: list[float] = Field(description="share of the variance along each PCA axis")
+    explained_variance: list[float] = Field(description="share of the variance along each PCA axis (three); empty for t-SNE")
     size: int = Field(description="values with their own vector (the points)")
     values: list[str]
     counts: list[int] = Field(description="training rows per value")
     x: list[float]
     y: list[float]
+    z: list[float] | None = Field(description="the third PCA axis, for the 3-D view (null for t-SNE and raw maps)")
     effect: list[float] = Field(description="prediction change when only this feature takes the value, on the reference")
     effect_of: str = Field(description="what the effect measures, e.g. 'P(delayed = 1)'")
     reference: dict[str, Any] = Field(description="the reference record: the manifest's example")
@@ -123,10 +128,10 @@ def record_models(manifest: dict[str, Any], max_records: int, max_string_length:
                 "null or unseen values use the trained unknown vector"
             )
         else:
-            annotation = float | None
+            annotation = float | Annotated[str, Field(pattern=BLANK_PATTERN)] | None  # features.cells: blank is missing
             about = (
                 f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
-                f"null is imputed with the median {feature['median']:g}"
+                f"null or a blank string is imputed with the median {feature['median']:g}"
             )
             if name in embedded:
                 about += "; also a category with its own embedding (a number and a category)"

@@ -20,6 +20,7 @@ from app.projection import Projections
 from app.schemas import record_models
 from app.settings import Settings
 from features.artifacts import load_bundle
+from features.coverage import RETIRED_NAMES, Coverage
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ServedModel:
             # training-table columns a record may carry; accepted and ignored
             "ignored_columns": [{"name": name, "reason": why} for name, why in self.predictor.ignored.items()],
             "metrics": m.get("metrics", {}),
+            "importance": m.get("importance"),  # permutation importance on the holdout; None for older bundles
             "created_at": m.get("created_at"),
             "training": {
                 k: m.get("training", {}).get(k)
@@ -66,42 +68,34 @@ class ServedModel:
             "parity": m.get("parity"),
             "example": m.get("example"),
             "versions": m.get("versions"),
-            "path": str(self.predictor.bundle.path),
+            "path": f"{self.predictor.name}/{self.predictor.version}",  # relative: no server path in answers
             "coverage": self.coverage(),
         }
 
     def coverage(self) -> dict[str, dict[str, Any]]:
-        """Per categorical feature: how much of what training saw got its own vector, and how
-        often served records fell back to the unknown vector (the explorer's feature picker)."""
-        predictor = self.predictor
-        served_rows = predictor.drift.rows
+        """Per categorical feature: how much of what training saw got its own vector (the facts of
+        ``features.coverage``), and how often served records fell back to the unknown vector (the
+        explorer's feature picker)."""
+        drift = self.predictor.drift
         found = {}
         for name, table in self.embeddings.tables.items():
-            encoder = predictor.encoder.categorical_[name]
-            own, folded = len(encoder.vocabulary_), int(encoder.n_rare_values_)
-            rows = sum(encoder.counts_) + encoder.n_rare_rows_ + encoder.n_missing_rows_  # the rows it was fitted on
-            unknown = predictor.drift.unknown.get(name, 0)
+            unknown = drift.unknown.get(name, 0)
             found[name] = {
-                "vocabulary_size": own + folded,
+                **Coverage.of(self.predictor.encoder.categorical_[name]).to_dict(),
                 "embedding_dim": int(table.shape[1]),
-                "values_with_vector": own,
-                "values_folded": folded,
-                "rows_folded": int(encoder.n_rare_rows_),
-                "missing_rows": int(encoder.n_missing_rows_),
-                "training_rows": rows,
-                "folded_row_rate": encoder.n_rare_rows_ / rows if rows else None,
-                "served_rows": served_rows,
+                "served_rows": drift.rows,
                 "served_unknown": unknown,
-                "served_unknown_rate": unknown / served_rows if served_rows else None,
+                "served_unknown_rate": unknown / drift.rows if drift.rows else None,
             }
         return found
 
     def _features(self) -> list[dict[str, Any]]:
-        """The manifest's features; a bundle written before coverage was recorded gets it from its encoder."""
+        """The manifest's features, each categorical one with today's coverage facts from its
+        encoder (a bundle written before them, or under their old names, gets the same)."""
         encoders = self.predictor.bundle.encoder.categorical_
         return [
-            {**encoders[f["name"]].coverage(), **f}
-            if f.get("kind") == "categorical" and "values_with_vector" not in f and f["name"] in encoders
+            {**{k: v for k, v in f.items() if k not in RETIRED_NAMES}, **Coverage.of(encoders[f["name"]]).to_dict()}
+            if f.get("kind") == "categorical" and f["name"] in encoders
             else f
             for f in self.manifest["features"]
         ]

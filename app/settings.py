@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "CATEMBED_"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # the default: a local service; deployments name theirs
 
 
 class Settings(BaseSettings):
@@ -32,7 +33,22 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     reload_interval: float = Field(0.0, ge=0, description="seconds between checks for a new version; 0 = off")
     graceful_timeout: int = Field(30, ge=1, description="seconds in-flight requests get to finish after SIGTERM")
+    grpc_port: int | None = Field(
+        None, ge=1, le=65535, description="serve the Open Inference Protocol over gRPC here too; default: off"
+    )
+    grpc_host: str = Field("127.0.0.1", description="the gRPC address; catembed serve sets it to its --host")
     floor_endpoint: bool = Field(False, description="expose POST /_floor, the trivial endpoint the benchmark compares against")
+    # exposure limits (docs/reliability.md, threat model): what one client can hold or make the server do
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(LOCAL_HOSTS),
+        description="comma-separated Host names served (DNS rebinding); '*.example.com' matches subdomains, '*' any",
+    )
+    allow_admin_without_key: bool = Field(False, description="allow reload/load/unload with no CATEMBED_API_KEY set")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024, description="request line + headers; over it: 431")
+    header_timeout: float = Field(10.0, gt=0, le=600, description="seconds a connection gets to send a whole request head")
+    body_timeout: float = Field(30.0, gt=0, le=3600, description="seconds a request gets to send its whole body")
+    keep_alive_timeout: int = Field(5, ge=1, le=600, description="seconds an idle keep-alive connection stays open")
+    max_connections: int = Field(512, ge=1, le=100_000, description="open connections per worker; past it: 503")
 
     @field_validator("api_key")
     @classmethod
@@ -40,7 +56,7 @@ class Settings(BaseSettings):
         # an empty CATEMBED_API_KEY= would otherwise mean "protected by the empty string"
         return key if key is not None and key.get_secret_value().strip() else None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return [o.strip() for o in value.split(",") if o.strip()] if isinstance(value, str) else value

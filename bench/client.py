@@ -19,7 +19,7 @@ class KeepAliveClient:
     @staticmethod
     def request(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {"Content-Type": "application/json"}).items())
-        head = f"POST {path} HTTP/1.1\r\nHost: bench\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+        head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
         return head.encode() + body
 
     def send(self, request: bytes) -> tuple[int, bytes]:

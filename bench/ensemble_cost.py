@@ -2,7 +2,7 @@
 a 10,000-row batch, K = 1, 3, 5 networks trained apart (``--ensemble``) and K = 4, 8 members of
 a batch ensemble (``--batch-ensemble``), on the demo model (NYC flights, 7 categorical features),
 with the demo's 256-128 network; and 1 and 5 networks of 512-256, which tables from 20,000
-training rows get by default (training.loop.config.auto_hidden_units): five of those are what a
+training rows get by default (training.loop.auto.auto_hidden_units): five of those are what a
 regression table of 20,000–100,000 training rows serves.
 
 The networks are trained for 3 epochs only: time depends on the shapes, not on the fit. The

@@ -7,8 +7,10 @@ measured: from navigation start to the last point drawn (cold: the service compu
 the 50,000 effects on that first request; warm: a reload, served from the cache), and the canvas
 drawing alone. Writes bench/results/explorer.json and a screenshot.
 
-``--demo MODEL_DIR`` instead takes the README's screenshot of a trained model (the flights demo):
-bench/results/explorer.png.
+``--demo MODEL_DIR`` instead takes the README's screenshots of a trained model folder (the flights
+demo; with two versions or more it shows their comparison): bench/results/explorer.png (the t-SNE
+map of ``dest`` coloured by the airports' longitude from training/data/demo/airports.csv, ATL and
+its neighbours) and bench/results/explorer-3d.png (``carrier`` in 3-D, named by carriers.csv).
 """
 
 from __future__ import annotations
@@ -91,33 +93,67 @@ def open_page(url: str, shot: Path | None, feature: str, value: str | None = Non
     }
 
 
+def demo_screenshots(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from training.data.tables import DEMO_DIR
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.goto(f"{url}/?feature=dest&value=ATL")
+        page.wait_for_selector('#card[data-value="ATL"]:not([hidden])', timeout=120_000)
+        page.select_option("#method", "tsne")
+        page.wait_for_selector('#map[data-method="tsne"]', state="attached")
+        page.wait_for_selector('#card[data-value="ATL"]:not([hidden])')
+        page.set_input_files("#metadata-file", str(DEMO_DIR / "airports.csv"))
+        page.wait_for_selector('#colour-by option[value="meta:lon"]', state="attached")
+        page.select_option("#colour-by", "meta:lon")
+        page.click("#sweep")
+        page.wait_for_selector("#sweep-chart .bar")
+        time.sleep(0.5)
+        page.screenshot(path=str(out / "explorer.png"), full_page=True)
+        page.goto(f"{url}/?feature=carrier&value=UA")
+        page.wait_for_selector('#card[data-value="UA"]:not([hidden])')
+        page.set_input_files("#metadata-file", str(DEMO_DIR / "carriers.csv"))
+        page.wait_for_selector('#colour-by option[value="meta:name"]', state="attached")
+        page.select_option("#colour-by", "effect")
+        page.select_option("#view-dim", "3")
+        page.wait_for_selector('#map[data-dim="3"]', state="attached")
+        time.sleep(0.5)
+        page.locator("#map-section").screenshot(path=str(out / "explorer-3d.png"))
+        browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=50_010, help="distinct values of the wide feature")
-    parser.add_argument("--demo", type=Path, help="screenshot this model folder instead (bench/results/explorer.png)")
-    parser.add_argument("--feature", default="dest")
-    parser.add_argument("--value", default="ATL")
+    parser.add_argument("--demo", type=Path, help="screenshot this model folder instead (explorer.png, explorer-3d.png)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for explorer.json and the screenshot")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.demo:
-            model_dir, feature, value, shot = args.demo, args.feature, args.value, args.out / "explorer.png"
-        else:
-            started = time.perf_counter()
-            model_dir = train_wide_model(Path(tmp), args.values)
-            print(f"trained the {args.values:,}-value model in {time.perf_counter() - started:.1f} s")
-            feature, value, shot = "item", None, args.out / "explorer-50k.png"
+            live = server.catembed(args.demo, Path(tmp) / "serve.log", floor=False)
+            try:
+                demo_screenshots(f"http://127.0.0.1:{live.port}", args.out)
+            finally:
+                live.stop()
+            print(f"screenshots: {args.out / 'explorer.png'}, {args.out / 'explorer-3d.png'}")
+            return
+        started = time.perf_counter()
+        model_dir = train_wide_model(Path(tmp), args.values)
+        print(f"trained the {args.values:,}-value model in {time.perf_counter() - started:.1f} s")
+        shot = args.out / "explorer-50k.png"
         live = server.catembed(model_dir, Path(tmp) / "serve.log", floor=False)
         try:
-            found = open_page(f"http://127.0.0.1:{live.port}", shot, feature, value)
+            found = open_page(f"http://127.0.0.1:{live.port}", shot, "item")
         finally:
             live.stop()
     print(json.dumps(found))
-    if not args.demo:
-        found["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        found["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-        (args.out / "explorer.json").write_text(json.dumps(found, indent=2) + "\n")
+    found["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    found["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    (args.out / "explorer.json").write_text(json.dumps(found, indent=2) + "\n")
     print(f"screenshot: {shot}")
 
 

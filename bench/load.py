@@ -52,12 +52,12 @@ class Tally:
 
 
 def _post(path: str, body: bytes, expect: bytes, kind: str) -> Request:
-    head = f"POST {path} HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     return Request(kind, head.encode() + body, expect)
 
 
 def _get(path: str, expect: bytes, kind: str) -> Request:
-    return Request(kind, f"GET {path} HTTP/1.1\r\nHost: load\r\n\r\n".encode(), expect)
+    return Request(kind, f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode(), expect)
 
 
 def traffic(manifest: dict[str, Any], vocabularies: dict[str, list[str]], mix: str) -> list[Request]:
@@ -196,7 +196,7 @@ class Server:
                 break
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"GET /ready HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+                    s.sendall(b"GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                     if s.recv(64).startswith(b"HTTP/1.1 200"):
                         return
             except OSError:

@@ -32,16 +32,18 @@ def main() -> None:
 
     from features.artifacts import load_bundle
     from training.data.spec import load_spec
+    from training.data.split import stratified_holdout
+    from training.data.table_data import usable_rows
     from training.data.tables import read_table
     from training.export.report import write_report
-    from training.loop.config import TrainConfig
-    from training.loop.trainer import holdout_split, usable_rows
 
     bundle = load_bundle(args.model_dir)
     spec = load_spec(str(bundle.path / "spec.yaml"))
-    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in bundle.manifest["training"]["config"].items()})
+    settings = bundle.manifest["training"]["config"]
     frame = usable_rows(read_table(bundle.manifest["training"]["source"]), spec, lambda _: None)
-    valid = frame.iloc[holdout_split(frame, spec, config)[1]].reset_index(drop=True)
+    labels = frame[spec.target] if spec.task != "regression" else None
+    held = stratified_holdout(len(frame), settings["valid_fraction"], settings["seed"], labels)[1]
+    valid = frame.iloc[held].reset_index(drop=True)
     model = keras.saving.load_model(bundle.path / "model.keras")
     output = np.asarray(model.predict(bundle.encoder.transform(valid).model_inputs(), batch_size=4096, verbose=0))
     for run in range(args.repeat):

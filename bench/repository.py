@@ -72,7 +72,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     bundle = demo_bundle(args.work)
     example = json.loads((bundle / "manifest.json").read_text())["example"]
-    sizes = {f: round((bundle / f).stat().st_size / 1e6, 2) for f in ("graph.npz", "encoders.joblib", "model.keras")}
+    sizes = {
+        f: round((bundle / f).stat().st_size / 1e6, 2) for f in ("graph.npz", "encoders.json", "encoders.npz", "model.keras")
+    }
     runs: dict[str, dict[str, float]] = {}
     cases = [
         ("one model, CATEMBED_MODEL_DIR", {"CATEMBED_MODEL_DIR": str(bundle.parent)}, ["/predict"]),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.scale import CATEMBED, ROOT, train
+from bench.measure import CATEMBED, ROOT, train
 
 SPEED_TARGET = 0.10
 FLIGHTS_SHARDS = 4

@@ -68,7 +68,7 @@ class Server:
 def _get_status(port: int, path: str) -> int:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
             head = s.recv(64)
         return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
     except OSError:

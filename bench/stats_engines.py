@@ -179,7 +179,7 @@ def rank_errors(folder: Path, column: str, approximate: dict[str, list[float]]) 
 
 def run_engine(engine: str, folder: Path) -> dict:
     """One engine in a child process: its wall time, peak RSS and the statistics it found."""
-    from bench.scale import measure
+    from bench.measure import measure
 
     command = [sys.executable, "-m", "bench.stats_engines", "--engine", engine, "--data", str(folder)]
     figures = measure(command, cwd=ROOT)

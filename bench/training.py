@@ -57,7 +57,7 @@ def _child(sample: int | None, batch_size: int | None, epochs: int, out: str, pr
                 "rows": len(frame),
                 "train_rows": training["rows"]["train"],
                 "batch_size": training.get("batch_size", batch_size),
-                "learning_rate": config.learning_rate,
+                "learning_rate": config.fitting.learning_rate,
                 "epochs_run": training["epochs_run"],
                 "best_epoch": training["best_epoch"],
                 "rows_per_second": training["rows_per_second"],

@@ -124,7 +124,7 @@ def manifest(out: Path) -> dict[str, Any]:
     a shrunk table's gradient is dense (vocabulary × dim × 4 bytes), a plain table's is the batch's rows."""
     found = json.loads(next(out.glob("*/1/manifest.json")).read_text())
     training, tables = found["training"], [f for f in found["features"] if f["kind"] == "categorical"]
-    dense = sum((f["vocabulary_size"] + 1) * f["embedding_dim"] * 4 for f in tables if f["shrinkage"])
+    dense = sum(f["table_rows"] * f["embedding_dim"] * 4 for f in tables if f["shrinkage"])
     return {
         "fit_s": training["fit_seconds"],
         "rows_per_s": training["rows_per_second"],

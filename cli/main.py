@@ -1,4 +1,4 @@
-"""The ``catembed`` command: train, predict, export-embeddings, report, serve.
+"""The ``catembed`` command: train, predict, export-embeddings, report, serve, upgrade-bundle.
 
 Heavy imports (TensorFlow, pandas) happen inside the commands that need them, so
 ``catembed serve`` starts without TensorFlow and ``catembed --help`` is instant.
@@ -75,8 +75,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def command_parser() -> argparse.ArgumentParser:
+    from cli.export import export_command
     from cli.serve import serve_command
     from cli.train import train_command
+    from cli.upgrade_bundle import upgrade_command
 
     handlers = {
         "train": train_command,
@@ -84,6 +86,8 @@ def command_parser() -> argparse.ArgumentParser:
         "export-embeddings": _export_embeddings,
         "report": _report,
         "serve": serve_command,
+        "upgrade-bundle": upgrade_command,
+        "export": export_command,
     }
     return build_parser(handlers)
 

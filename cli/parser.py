@@ -40,6 +40,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     t.add_argument("--numeric", help="comma-separated numeric columns (default: inferred)")
     t.add_argument("--embedding-dims", help="per-feature embedding sizes, e.g. carrier=4,dest=8")
     t.add_argument("--embedding-dim", type=int, help="one embedding size for every feature")
+    t.add_argument(
+        "--embedding-cap",
+        type=int,
+        metavar="N",
+        help="at most N dimensions per feature's embedding (default: the size rule's own cap, 600; bounds memory)",
+    )
     t.add_argument("--name", help="model name: the folder under --out")
     t.add_argument("--out", default="model_artifacts", help="artifact root (default: model_artifacts)")
     t.add_argument(
@@ -49,8 +55,17 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--hidden", help="dense layer sizes, e.g. 256,128 (default 256,128; 512,256 from 20,000 training rows; --demo 256,128)"
     )
     t.add_argument("--dropout", help="dropout rate, or one per hidden layer")
+    t.add_argument(
+        "--input-dropout", type=float, metavar="RATE", help="dropout on the concatenated embeddings and numerics (default 0)"
+    )
     t.add_argument("--l2", type=float, help="L2 penalty on hidden kernels")
     t.add_argument("--learning-rate", type=float)
+    t.add_argument(
+        "--lr-factor",
+        type=float,
+        metavar="FACTOR",
+        help="the plateau schedule multiplies the learning rate by this after patience/2 flat epochs (default 0.3)",
+    )
     t.add_argument("--batch-size", type=int)
     t.add_argument("--epochs", type=int, help="upper bound; early stopping restores the best epoch")
     t.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
@@ -68,6 +83,19 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--shrinkage",
         type=float,
         help="k of s = n/(n+k): pulls rare values toward the unknown vector (default: 0.5 %% of the rows; 0: off)",
+    )
+    t.add_argument(
+        "--deviation-l2",
+        type=float,
+        metavar="L2",
+        help="shrunk features: L2 penalty on each value's deviation from the unknown vector (default 0.001)",
+    )
+    t.add_argument(
+        "--fold-k",
+        type=float,
+        metavar="K",
+        help="shrunk features: during training, value c stands in for the unknown value with probability "
+        "K/(n_c+K) (stochastic folding; default 0: off)",
     )
     t.add_argument("--valid-fraction", type=float)
     t.add_argument("--class-weight", choices=["balanced"])
@@ -137,6 +165,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         default=1,
         help="N ≥ 2: train on N Ray workers (RAY_ADDRESS, else a local cluster); docs/distributed.md",
     )
+    t.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="log the run to MLflow: this tracking URI, else MLFLOW_TRACKING_URI, else ./mlflow.db "
+        "(on by itself when MLFLOW_TRACKING_URI is set; the mlflow extra; docs/mlflow.md)",
+    )
+    t.add_argument("--register", metavar="NAME", help="also register the logged model in MLflow's registry as NAME")
     t.set_defaults(func=handlers["train"])
 
     p = commands.add_parser("predict", help="score Parquet or CSV files with a model, into a Parquet file")
@@ -157,6 +194,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     e.add_argument("--version", type=int, help="default: the newest")
     e.set_defaults(func=handlers["export-embeddings"])
 
+    x = commands.add_parser("export", help="the whole model as one ONNX graph (onnxruntime, Triton); docs/onnx.md")
+    x.add_argument("model_dir", help="model_artifacts/<name>")
+    x.add_argument(
+        "--format", choices=["onnx", "triton"], default="onnx", help="onnx: one file; triton: a model repository folder"
+    )
+    x.add_argument("--out", required=True, help="the .onnx file (onnx), or the Triton model repository (triton)")
+    x.add_argument("--version", type=int, help="default: the newest")
+    x.set_defaults(func=handlers["export"])
+
     r = commands.add_parser("report", help="print the path of a bundle's training report (report.html), or open it")
     r.add_argument("model_dir", help="model_artifacts/<name>")
     r.add_argument("--version", type=int, help="default: the newest")
@@ -169,9 +215,20 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, help="default: CATEMBED_WORKERS or 1")
+    s.add_argument(
+        "--grpc-port", type=int, help="also serve the v2 protocol over gRPC on this port (default: CATEMBED_GRPC_PORT; off)"
+    )
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: CATEMBED_LOG_LEVEL or info")
     s.add_argument("--access-log", action="store_true", help="log every request (CATEMBED_ACCESS_LOG)")
     s.set_defaults(func=handlers["serve"])
+
+    u = commands.add_parser(
+        "upgrade-bundle",
+        help="rewrite format-1 versions (pickled encoders) as data-only format 2; run it only on files you trust",
+    )
+    u.add_argument("model_dir", help="model_artifacts/<name>")
+    u.add_argument("--version", type=int, help="default: every version")
+    u.set_defaults(func=handlers["upgrade-bundle"])
     return parser
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features import cells
 from features.encoder import EncodedBatch, TabularEncoder
 from features.errors import InvalidInput
 
@@ -50,8 +51,9 @@ def encode_batch(encoder: TabularEncoder, batch: pa.RecordBatch | pa.Table) -> E
 
 
 def numbers(name: str, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing, as the service's parser hands it to the
-    encoder. Text is parsed as numbers (CSV is all text); anything else raises InvalidInput."""
+    """A numeric column as float64 with NaN for missing, by the rules of ``features.cells``: text
+    is parsed as numbers (CSV is all text), a blank is missing. A bad value raises BadCell, whose
+    ``row`` is its position in the column."""
     column = _array(column)
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
@@ -60,33 +62,19 @@ def numbers(name: str, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         try:
             column = pc.cast(column, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            # Arrow's parser is stricter than Python's (" 3", "1_000"): agree with the row check
-            values = column.to_pylist()
-            try:
-                return _finite(name, np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64))
-            except (TypeError, ValueError):
-                bad = next(v for v in values if v is not None and not _parses(v))
-                raise InvalidInput(
-                    f"numeric column {name!r}: {bad!r} is not a number", field=name, value=bad, expected="a number or null"
-                ) from None
+            # a blank, or text Arrow's parser is stricter about than Python's (" 3", "1_000")
+            return _checked(name, column.to_pylist())
     else:
         raise InvalidInput(f"numeric column {name!r}: a {kind} column is not numeric", field=name, expected="numbers")
-    return _finite(name, np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64))
+    return _checked(name, np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64))
 
 
 def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def _parses(value: Any) -> bool:
+def _checked(name: str, values: Any) -> np.ndarray:
     try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _finite(name: str, values: np.ndarray) -> np.ndarray:
-    if np.isinf(values).any():  # the service refuses these as not finite numbers
-        raise InvalidInput(f"numeric column {name!r}: a number is not finite", field=name, expected="a finite number")
-    return values
+        return cells.numbers(values)
+    except cells.BadCell as exc:
+        raise exc.named(f"numeric column {name!r}", name) from None

@@ -4,14 +4,20 @@ Layout (TF-Serving style integer versions)::
 
     model_artifacts/flights/3/
         manifest.json    format version, task, labels, features, metrics, sha256 of every file
+        manifest.sig     with CATEMBED_BUNDLE_KEY set: an HMAC-SHA256 of manifest.json (features.signing)
         model.keras      the trained Keras model: the source of truth
         graph.npz        its weights for the NumPy forward pass the service runs
-        encoders.joblib  the fitted TabularEncoder and target encoder
+        encoders.json    the fitted encoders' vocabularies and settings (features.encoder_state)
+        encoders.npz     their arrays (medians, scales, quantile knots)
         spec.yaml        the resolved feature spec, to edit and train again
 
 A version is written into a hidden temporary folder and renamed into place only when complete,
-so a crash or ``kill -9`` never leaves a folder that looks loadable. Loading checks the format
-version, then every sha256, and only then unpickles ``encoders.joblib``.
+so a crash or ``kill -9`` never leaves a folder that looks loadable. A bundle is data: loading
+it reads JSON and ``.npz`` arrays (``allow_pickle=False``) and builds every object explicitly,
+so nothing in a bundle can run code. Loading checks the format version, the signature when a
+key is set, that every file the manifest names is a plain file inside its version folder, every
+sha256, and only then reads the files. Format 1 bundles (pickled encoders) are refused with the
+command that converts them: ``catembed upgrade-bundle DIR``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -26,15 +33,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from features import FORMAT_VERSION
+from features.encoder_state import read_encoders
 from features.errors import BundleError
 from features.graph import InferenceGraph
 from features.schema import NAME_PATTERN
+from features.signing import SIGNATURE, bundle_key, verify, write_signature
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"  # the training report (training/export/report.py), served at GET /report
-REQUIRED_FILES = ("model.keras", "graph.npz", "encoders.joblib")
+REQUIRED_FILES = ("model.keras", "graph.npz", "encoders.json", "encoders.npz")
+PICKLED_FORMAT = 1  # encoders.joblib: converted by `catembed upgrade-bundle`, never loaded
 _TMP_PREFIX = ".tmp-"
+# a file a manifest names: a plain name in the version folder (no separators, no dot segments)
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass
@@ -77,25 +91,18 @@ def write_bundle(root: Path, name: str, manifest: dict[str, Any], write_files: C
     """Write a new version atomically and return its folder.
 
     ``write_files(tmp)`` puts the bundle's files into ``tmp``; this function hashes them, adds
-    the manifest, flushes everything to disk and renames the folder to the next free version.
+    the manifest (and its signature when ``CATEMBED_BUNDLE_KEY`` is set), flushes everything to
+    disk and renames the folder to the next free version.
     """
     model_dir = Path(root) / check_name(name)
     model_dir.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(model_dir)
-    tmp = model_dir / f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = new_temporary_folder(model_dir)
     try:
         write_files(tmp)
-        files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        missing = [f for f in REQUIRED_FILES if f not in files]
-        if missing:
-            raise BundleError(f"bundle is incomplete: {missing} were not written")
         manifest = {**manifest, "format": "catembed-bundle", "format_version": FORMAT_VERSION, "name": name}
-        manifest["files"] = {f: sha256_of(tmp / f) for f in files}
         for version in range(_next_version(model_dir), _next_version(model_dir) + 1000):
-            manifest["version"] = version
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str))
-            _fsync_tree(tmp)
+            seal(tmp, {**manifest, "version": version})
             try:
                 os.rename(tmp, model_dir / str(version))  # atomic; fails if another run took it
             except OSError:
@@ -108,73 +115,162 @@ def write_bundle(root: Path, name: str, manifest: dict[str, Any], write_files: C
         raise
 
 
-def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
-    """Load ``model_dir/<version>`` (newest when None) after verifying format and checksums."""
-    import joblib  # imported here: only loading needs it
+def new_temporary_folder(model_dir: Path) -> Path:
+    """A hidden folder next to the versions; removed by the next write if its process died."""
+    tmp = model_dir / f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
 
+
+def seal(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Hash every file of ``folder`` into the manifest, write it (and its signature) and flush
+    the folder to disk. Returns the manifest as written."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in (MANIFEST, SIGNATURE))
+    missing = [f for f in REQUIRED_FILES if f not in files]
+    if missing:
+        raise BundleError(f"bundle is incomplete: {missing} were not written")
+    manifest = {**manifest, "files": {f: sha256_of(folder / f) for f in files}}
+    text = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+    (folder / MANIFEST).write_bytes(text)
+    (folder / SIGNATURE).unlink(missing_ok=True)
+    write_signature(folder, text, bundle_key())
+    _fsync_tree(folder)
+    return manifest
+
+
+def load_bundle(model_dir: Path, version: int | None = None) -> Bundle:
+    """Load ``model_dir/<version>`` (newest when None) after verifying format, signature, paths and checksums."""
     model_dir = Path(model_dir)
-    versions = list_versions(model_dir)
+    shown = display(model_dir)
     if version is None:
+        versions = list_versions(model_dir)
         if not versions:
             raise BundleError(
-                f"no model version found in {model_dir} (expected {model_dir}/<n>/{MANIFEST}); train one with `catembed train`"
+                f"no model version found in {shown} (expected {shown}/<n>/{MANIFEST}); train one with `catembed train`"
             )
         version = versions[-1]
+    if type(version) is not int or not 1 <= version < 2**63:
+        raise BundleError(f"version {version!r} is not a version number", field="version", value=str(version)[:40])
     path = model_dir / str(version)
-    manifest = read_manifest(path)
+    if not path.is_dir():
+        raise BundleError(f"{shown}/{version} does not exist", field="version", value=version)
+    if path.resolve().parent != model_dir.resolve():
+        raise BundleError(f"{shown}/{version} is a link to a folder outside {shown}: refused", field="version", value=version)
+    bundle = load_folder(path, f"{shown}/{version}", model_dir=shown)
+    bundle.name = bundle.manifest.get("name", model_dir.name) if isinstance(bundle.manifest.get("name"), str) else model_dir.name
+    bundle.version = version
+    return bundle
+
+
+def load_folder(path: Path, shown: str, model_dir: str = "DIR") -> Bundle:
+    """Load one version folder (``shown`` is how messages name it: never an absolute server path)."""
+    manifest_bytes = _plain_file(path, MANIFEST, shown).read_bytes()
+    manifest = parse_manifest(manifest_bytes, f"{shown}/{MANIFEST}", model_dir)
+    verify(path, manifest_bytes, shown)
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BundleError(f"{shown}/{MANIFEST} lists no files; the bundle is incomplete")
     for filename in REQUIRED_FILES:
-        if filename not in manifest.get("files", {}):
-            raise BundleError(f"{path / MANIFEST} lists no checksum for {filename}; the bundle is incomplete")
-    for filename, expected in manifest["files"].items():
-        file = path / filename
-        if not file.is_file():
-            raise BundleError(f"{file} is missing from the bundle")
-        if sha256_of(file) != expected:
-            raise BundleError(f"{file} does not match its sha256 in the manifest: the file is corrupt or was modified")
+        if filename not in files:
+            raise BundleError(f"{shown}/{MANIFEST} lists no checksum for {filename}; the bundle is incomplete")
+    for filename, expected in files.items():
+        file = _plain_file(path, filename, shown)
+        if not isinstance(expected, str) or sha256_of(file) != expected:
+            raise BundleError(
+                f"{shown}/{filename} does not match its sha256 in the manifest: the file is corrupt or was modified"
+            )
+    encoder, target = read_encoders(path)
     try:
-        encoders = joblib.load(path / "encoders.joblib")
-        encoder, target = encoders["encoder"], encoders["target"]
         graph = InferenceGraph.load(path / "graph.npz", manifest["graph"])
     except Exception as exc:  # checksummed but unreadable: written by an incompatible build
-        raise BundleError(f"{path} could not be read: {type(exc).__name__}: {exc}") from exc
-    _check_agreement(path, encoder, graph)
-    return Bundle(path, manifest.get("name", model_dir.name), int(version), manifest, encoder, target, graph)
+        raise BundleError(f"{shown}/graph.npz could not be read: {type(exc).__name__}: {str(exc)[:300]}") from exc
+    _check_agreement(shown, encoder, graph)
+    version = manifest.get("version")
+    return Bundle(path, path.name, version if type(version) is int else 0, manifest, encoder, target, graph)
 
 
-def _check_agreement(path: Path, encoder: Any, graph: InferenceGraph) -> None:
+def display(model_dir: Path) -> str:
+    """How messages name a model folder: as given when relative, else by its name alone, so no
+    answer of the service ever shows where the server keeps its files."""
+    return str(model_dir) if not model_dir.is_absolute() else model_dir.name
+
+
+def confined(path: Path, root: Path) -> bool:
+    """Whether ``path``, symbolic links followed, lies inside ``root``."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def _plain_file(folder: Path, filename: Any, shown: str) -> Path:
+    """``folder/filename`` when it is a regular file of that folder: not a link, not a path elsewhere."""
+    if not isinstance(filename, str) or not _FILE_NAME.fullmatch(filename):
+        raise BundleError(f"{shown}/{MANIFEST} names a file {str(filename)[:80]!r} outside its folder: refused", field="files")
+    file = folder / filename
+    if file.is_symlink():
+        raise BundleError(f"{shown}/{filename} is a symbolic link: refused (bundle files must be plain files)")
+    if not file.is_file():
+        raise BundleError(f"{shown}/{filename} is missing from the bundle")
+    if file.resolve().parent != folder.resolve():
+        raise BundleError(f"{shown}/{filename} lies outside its version folder: refused")
+    return file
+
+
+def _check_agreement(shown: str, encoder: Any, graph: InferenceGraph) -> None:
     """Checksums prove the files are the ones written, not that they belong together. An embedding
     table shorter than its vocabulary would make some indices fail, or, in the fused single-row
-    path, silently read the next feature's rows: refuse such a bundle at load."""
+    path, silently read the next feature's rows: refuse such a bundle at load. One zero row through
+    the graph then proves the layer shapes chain."""
     names = list(encoder.categorical)
     if len(names) != len(graph.embeddings):
         raise BundleError(
-            f"{path}: the encoder has {len(names)} categorical features but graph.npz {len(graph.embeddings)} tables"
+            f"{shown}: the encoder has {len(names)} categorical features but graph.npz {len(graph.embeddings)} tables"
         )
     for name, table in zip(names, graph.embeddings, strict=True):
         rows = encoder.categorical_[name].n_indices
-        if table.shape[0] != rows:
+        if table.ndim != 2 or table.shape[0] != rows:
             raise BundleError(
-                f"{path}: the embedding table of {name!r} has {table.shape[0]} rows but its vocabulary needs {rows}; "
-                "graph.npz and encoders.joblib are not from the same training run"
+                f"{shown}: the embedding table of {name!r} has {table.shape[0]} rows but its vocabulary needs {rows}; "
+                "graph.npz and the encoders are not from the same training run"
             )
+    width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
+    if width != graph.numeric_width:
+        raise BundleError(f"{shown}: the encoder makes {width} numeric inputs but graph.npz expects {graph.numeric_width}")
+    try:
+        graph([np.zeros(1, dtype=np.int32) for _ in names], np.zeros((1, width), dtype=np.float32) if width else None)
+    except Exception as exc:
+        raise BundleError(f"{shown}: graph.npz does not compute: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
     file = Path(path) / MANIFEST
     try:
-        manifest = json.loads(file.read_text())
+        text = file.read_bytes()
     except FileNotFoundError:
         raise BundleError(f"{file} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{file} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise BundleError(f"{file} could not be read: {exc.strerror}") from None
+    return parse_manifest(text, str(file), str(Path(path).parent))
+
+
+def parse_manifest(text: bytes, shown: str, model_dir: str = "DIR") -> dict[str, Any]:
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:
+        raise BundleError(f"{shown} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "catembed-bundle":
-        raise BundleError(f"{file} is not a catembed manifest")
+        raise BundleError(f"{shown} is not a catembed manifest")
     found = manifest.get("format_version")
-    if found != FORMAT_VERSION:
+    if found == PICKLED_FORMAT:
         raise BundleError(
-            f"{file} has format version {found!r}; this catembed reads format version {FORMAT_VERSION}",
+            f"{shown} is a format-1 bundle (pickled encoders, never loaded now); "
+            f"if you trust its files, convert it with `catembed upgrade-bundle {model_dir}`",
             field="format_version",
             value=found,
+        )
+    if found != FORMAT_VERSION:
+        raise BundleError(
+            f"{shown} has format version {found!r}; this catembed reads format version {FORMAT_VERSION}",
+            field="format_version",
+            value=found if type(found) in (int, str) else None,
         )
     return manifest
 

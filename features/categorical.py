@@ -17,7 +17,7 @@ _MISS = -1
 # Raw values that missed the vocabulary are remembered too, up to this many, so a flood of
 # distinct unknown strings cannot grow the cache without bound.
 _MAX_CACHED_MISSES = 50_000
-# coverage is reported against the values seen at least this often in training (issue 11)
+# coverage (features.coverage) is reported against the values seen at least this often in training (issue 11)
 COVERAGE_MIN_ROWS = 5
 
 
@@ -83,21 +83,8 @@ class CategoricalEncoder(ParamsMixin):
         self._check_fitted("vocabulary_")
         return len(self.vocabulary_) + 1
 
-    def coverage(self) -> dict[str, Any]:
-        """Which values got their own vector: for the manifest, /model and the quality bench."""
-        self._check_fitted("vocabulary_")
-        common = getattr(self, "n_common_values_", None)  # absent in bundles written before it
-        own_common = sum(1 for n in self.counts_ if n >= COVERAGE_MIN_ROWS)
-        return {
-            "values_with_vector": len(self.vocabulary_),
-            "values_folded": self.n_rare_values_,
-            "rows_folded": self.n_rare_rows_,
-            "min_count_with_vector": min(self.counts_) if self.counts_ else None,
-            # share of the values with ≥ COVERAGE_MIN_ROWS training rows that have their own vector
-            "coverage": (own_common / common if common else 1.0) if common is not None else None,
-        }
-
     def index_of(self, value: Any) -> int:
+        """The table row of one raw value (0: unknown or missing), as GET /embeddings looks it up."""
         return self.index_.get(canonical(value), UNKNOWN_INDEX)  # type: ignore[arg-type]
 
     def transform(self, values: Iterable[Any]) -> np.ndarray:

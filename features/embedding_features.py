@@ -12,7 +12,7 @@ vector: the directions along which the feature's training rows' vectors vary mos
 rows weighted by their training counts; the unknown row by the rows folded into it or missing).
 A tree model splits one column at a time, and a 170-wide vector spreads what it knows over 170
 weak columns; on hotel_rates LightGBM gained with one component per feature and lost with the
-whole vectors (docs/coverage.md). The projection is fitted from the bundle, not from ``X``.
+whole vectors (docs/decisions.md: first-components). The projection is fitted from the bundle, not from ``X``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from features.artifacts import load_bundle
+from features.graph import vector_columns
 from features.params import ParamsMixin
 
 
@@ -56,21 +57,13 @@ class EmbeddingFeatures(ParamsMixin):
         self.bundle_ = load_bundle(Path(self.model_dir), self.version)
         graph, encoder = self.bundle_.graph, self.bundle_.encoder
         if self.components is None:
-            names = [
-                f"{feature}__emb{j}"
-                for feature, table in zip(encoder.categorical, graph.embeddings, strict=True)
-                for j in range(table.shape[1])
-            ]
+            names = vector_columns(encoder.categorical, graph.embeddings)
         else:
             self.projected_ = [
                 principal_coordinates(table, row_weights(encoder.categorical_[feature]), self.components)
                 for feature, table in zip(encoder.categorical, graph.embeddings, strict=True)
             ]
-            names = [
-                f"{feature}__pc{j}"
-                for feature, table in zip(encoder.categorical, self.projected_, strict=True)
-                for j in range(table.shape[1])
-            ]
+            names = vector_columns(encoder.categorical, self.projected_, "pc")
         if self.numeric:
             names += list(self.bundle_.manifest.get("numeric_inputs", []))
         self.feature_names_out_ = np.asarray(names, dtype=object)

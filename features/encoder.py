@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from features.categorical import UNKNOWN_INDEX, CategoricalEncoder, as_list
+from features.cells import BadCell, check_categories, numbers, where
 from features.errors import InvalidInput
 from features.numeric import NumericEncoder
 from features.params import ParamsMixin
 from features.statistics import TableStatistics
-
-if TYPE_CHECKING:
-    from features.one_row import OneRowEncoder
 
 Columns = Mapping[str, Any]  # a DataFrame or {name: sequence}
 
@@ -108,14 +106,12 @@ class TabularEncoder(ParamsMixin):
             values = values if isinstance(values, Sequence) else as_list(values)
             try:
                 index = self.categorical_[name].transform(values)
-            except TypeError:
-                bad = next(v for v in values if not _hashable(v))
-                raise InvalidInput(
-                    f"feature {name!r}: {type(bad).__name__} is not a category value",
-                    field=name,
-                    value=bad,
-                    expected="a string, number, boolean or null",
-                ) from None
+            except TypeError:  # an unhashable value: features.cells names it
+                try:
+                    check_categories(values)
+                except BadCell as exc:
+                    raise exc.named(f"feature {name!r}", name) from None
+                raise
             is_missing = self.categorical_[name].missing_mask(values, index)
             codes.append(index)
             missing.append(is_missing)
@@ -124,12 +120,6 @@ class TabularEncoder(ParamsMixin):
         if self.numeric_ is not None:
             numeric, imputed, clipped = self.numeric_.transform_with_report(self._numeric_matrix(X))
         return EncodedBatch(codes, numeric, unknown, missing, imputed, clipped)
-
-    def one_row(self, max_string_length: int) -> OneRowEncoder:
-        """The single-record fast path of this fitted encoder (see ``features.one_row``)."""
-        from features.one_row import OneRowEncoder
-
-        return OneRowEncoder(self, max_string_length)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the model's inputs: each categorical feature, then the numeric columns."""
@@ -152,31 +142,14 @@ class TabularEncoder(ParamsMixin):
 
 
 def to_float(name: str, values: Any) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing; non-numbers raise naming row and value."""
+    """A numeric column as float64 with NaN for missing (the rules of ``features.cells``); a bad
+    value raises InvalidInput naming the column and its row. A column of a table read from a file
+    (``training.data.tables.read_table`` records it in ``attrs["source"]``) is named by the file's
+    row and line, which its index still holds."""
     try:
-        if hasattr(values, "to_numpy"):
-            return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        pass
-    for row, value in enumerate(as_list(values)):
-        if value is None or isinstance(value, bool):
-            continue
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                f"numeric column {name!r}, row {row}: {value!r} is not a number",
-                field=name,
-                value=value,
-                expected="a number or null",
-            ) from None
-    return np.asarray([np.nan if v is None else float(v) for v in as_list(values)], dtype=np.float64)
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+        return numbers(values)
+    except BadCell as exc:
+        source = getattr(values, "attrs", {}).get("source")
+        if source is not None and values.index.dtype.kind in "iu":
+            raise exc.named(f"{where(source, int(values.index[exc.row]))}, field {name!r}", name) from None
+        raise exc.named(f"numeric column {name!r}, row {exc.row}", name) from None

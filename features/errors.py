@@ -72,8 +72,10 @@ class BundleError(CatembedError):
 
 def _json_safe(value: Any, limit: int = 200) -> Any:
     """Echo a value back without letting a 1 MB string or a nested object flood the error."""
-    if isinstance(value, bool) or value is None or isinstance(value, int):
+    if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, int):  # JSON encoders stop at 64 bits: a longer integer is echoed as text
+        return value if -(2**63) <= value < 2**64 else _json_safe(str(value), limit)
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else repr(value)
     text = value if isinstance(value, str) else repr(value)

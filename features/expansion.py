@@ -51,11 +51,18 @@ class ExpansionChain:
         last = self.parts[-1]
         return last if isinstance(last, PeriodicExpansion) else None
 
-    def __call__(self, numeric: np.ndarray) -> np.ndarray:
+    def __call__(self, numeric: np.ndarray, block: int = 1) -> np.ndarray:
+        """``block``: the row-block height of the products (features.row_blocks)."""
         x = np.asarray(numeric, dtype=np.float32)
         for part in self.parts:
-            x = part(x)
+            x = part(x, block)
         return x
+
+    @property
+    def kernels(self) -> list[np.ndarray]:
+        """The matrices the chain multiplies by (the periodic op's), for the row-block check."""
+        periodic = self.periodic
+        return [] if periodic is None else [periodic.kernel]
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {key: value for part in self.parts for key, value in part.arrays().items()}

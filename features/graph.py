@@ -15,8 +15,13 @@ members' mean.
 Speed: the first dense layer is linear in its input, and its input is the concatenation of
 embedding rows, so ``concat(E_i[c_i]) @ W + b == sum_i (E_i @ W_i)[c_i] + numeric @ W_num + b``.
 The products ``E_i @ W_i`` are computed once at load (in float64, then float32), which turns the
-widest matrix product of the network into a gather-and-add: one fancy index for a single record,
-a row copy per feature for a batch (10,000 rows: ~10 ms instead of ~20 ms on one core here).
+widest matrix product of the network into a gather-and-add (10,000 rows: ~10 ms instead of ~20 ms
+on one core here).
+
+Batch invariance: a record gets the same bits alone, in any batch, at any position of it, from
+one process or several. Rows are padded to a multiple of the row-block height and every product
+is a stack of products of that height (features.row_blocks, which checks at build time that
+this process' BLAS computes each row of such a block alike), a short batch or one record padded.
 """
 
 from __future__ import annotations
@@ -27,12 +32,25 @@ from typing import Any
 
 import numpy as np
 
+from features import row_blocks
 from features.expansion import Expansion, ExpansionChain
 from features.graph_ops import ACTIVATIONS, compile_op
+from features.row_blocks import one_blas_thread, stable_block_rows
 
-# Batches above this many rows run block by block (see InferenceGraph.__call__): at 1,024 rows the
-# widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here.
+# Batches above this many rows run chunk by chunk (see InferenceGraph.__call__): at 1,024 rows the
+# widest intermediate (rows × 256 float32) is 1 MB, which stays in the L2 cache here. A multiple
+# of every row-block height, so chunks need no padding but the last.
 CHUNK_ROWS = 1024
+# Up to this many rows the first layer gathers every feature's rows in one call (a request of a
+# few records pays one NumPy call, not one per feature); above, feature by feature, in cache.
+_GATHER_AT_ONCE = 64
+
+
+def vector_columns(features: Sequence[str], tables: Sequence[np.ndarray], kind: str = "emb") -> list[str]:
+    """``<feature>__<kind><j>`` for each column of each feature's table, in order: the names of the
+    embedding columns of ``InferenceGraph.features`` (``emb``: POST /embed, ``EmbeddingFeatures``,
+    out-of-fold vectors), and of their principal components (``pc``)."""
+    return [f"{feature}__{kind}{j}" for feature, table in zip(features, tables, strict=True) for j in range(table.shape[1])]
 
 
 class InferenceGraph:
@@ -50,7 +68,10 @@ class InferenceGraph:
         self.expansion = expansion if expansion is None or isinstance(expansion, ExpansionChain) else ExpansionChain([expansion])
         self.layers = list(layers)
         self.numeric_width = numeric_width
-        self._steps = [compile_op(layer) for layer in self.layers]
+        kernels = [layer["kernel"] for layer in self.layers if "kernel" in layer]
+        # the row-block height this process' BLAS keeps every row of alike (features.row_blocks)
+        self.block_rows = stable_block_rows(kernels + (self.expansion.kernels if self.expansion is not None else []))
+        self._steps = [compile_op(layer, self.block_rows) for layer in self.layers]
         self._project_first_layer()
 
     @property
@@ -59,7 +80,7 @@ class InferenceGraph:
         return sum(e.shape[1] for e in self.embeddings) + self.numeric_width + added
 
     def _expand(self, numeric: np.ndarray | None) -> np.ndarray | None:
-        return numeric if numeric is None or self.expansion is None else self.expansion(numeric)
+        return numeric if numeric is None or self.expansion is None else self.expansion(numeric, self.block_rows)
 
     def features(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         """The concatenated embedding vectors and encoded numeric inputs (POST /embed, and the
@@ -71,24 +92,38 @@ class InferenceGraph:
 
     def __call__(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         n = len(categorical[0]) if len(categorical) else (0 if numeric is None else len(numeric))
-        if n <= CHUNK_ROWS:
-            return self._forward(categorical, numeric)
-        # Row blocks whose intermediates stay in the CPU cache: every layer then reads and writes
-        # cache, not memory (10,000 demo rows: 13 ms instead of 15–20 on one core). Rows are
-        # independent, so the result is the same up to BLAS rounding a row differently in a
-        # matrix of another height (≤ 1 float32 step, as for one row sent alone or in a batch);
-        # equal blocks avoid a tiny last one.
-        blocks = -(-n // CHUNK_ROWS)
-        size = -(-n // blocks)
-        out: np.ndarray | None = None
-        for start in range(0, n, size):
-            stop = start + size
-            part = self._forward([c[start:stop] for c in categorical], None if numeric is None else numeric[start:stop])
-            if out is None:
-                out = np.empty((n, part.shape[1]), dtype=part.dtype)
-            out[start:stop] = part
-        assert out is not None
-        return out
+        with one_blas_thread():
+            if n <= CHUNK_ROWS:
+                return self._forward(categorical, numeric)
+            # Chunks whose intermediates stay in the CPU cache: every layer then reads and writes
+            # cache, not memory (10,000 demo rows: 13 ms instead of 15–20 on one core). Rows are
+            # independent and meet the same block products in any chunk, so chunking changes no bit.
+            out: np.ndarray | None = None
+            for start in range(0, n, CHUNK_ROWS):
+                stop = start + CHUNK_ROWS
+                part = self._forward([c[start:stop] for c in categorical], None if numeric is None else numeric[start:stop])
+                if out is None:
+                    out = np.empty((n, part.shape[1]), dtype=part.dtype)
+                out[start:stop] = part
+            assert out is not None
+            return out
+
+    def one(self, codes: Sequence[int], numeric: np.ndarray | None) -> np.ndarray:
+        """One row, given as one index per categorical feature: the single-record path. The same
+        float32 operations in the same order as a batch (its products padded to a block), so
+        the same bits, with the per-feature gathers done as one."""
+        numeric = None if numeric is None else numeric.reshape(1, -1)
+        with one_blas_thread():
+            if self._projected is None:
+                return self._forward([np.asarray([c], dtype=np.intp) for c in codes], numeric)
+            x = self._numeric_and_bias(numeric, 1)
+            rows = self._projected.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
+            # a reduction down axis 0 adds row after row, as the batch path's loop does
+            x = np.add.reduce(np.concatenate([x, rows]), axis=0, keepdims=True)
+            x = self._first_activation(x)
+            for step in self._steps[1:]:
+                x = step(x)
+            return x
 
     def _forward(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         if self._projected is None:
@@ -101,23 +136,6 @@ class InferenceGraph:
             x = step(x)
         return x
 
-    def one(self, codes: Sequence[int], numeric: np.ndarray | None) -> np.ndarray:
-        """One row, given as one index per categorical feature: the single-record fast path."""
-        if self._projected is None:
-            return self([np.asarray([c], dtype=np.int32) for c in codes], None if numeric is None else numeric.reshape(1, -1))
-        rows = self._projected_biased.take([c + o for c, o in zip(codes, self._offset_list, strict=True)], axis=0)
-        x = np.add.reduce(rows, axis=0)
-        if numeric is not None:
-            if self.expansion is not None:
-                numeric = self.expansion(numeric.reshape(1, -1))[0]
-            x += numeric @ self._numeric_kernel
-        if self._rows_needed:  # softmax works along axis 1; otherwise stay 1-D (cheaper broadcasts)
-            x = x.reshape(1, -1)
-        x = self._first_activation(x)
-        for step in self._steps[1:]:
-            x = step(x)
-        return x.reshape(1, -1)
-
     def _project_first_layer(self) -> None:
         self._projected: np.ndarray | None = None
         if not self.embeddings or not self.layers or self.layers[0]["op"] != "dense":
@@ -128,26 +146,30 @@ class InferenceGraph:
             width = table.shape[1]
             parts.append(table.astype(np.float64) @ kernel[row : row + width])
             row += width
-        self._offsets = np.cumsum([0] + [len(t) for t in self.embeddings[:-1]]).astype(np.intp)
-        self._offset_list: list[int] = self._offsets.tolist()
+        self._offset_list: list[int] = np.cumsum([0] + [len(t) for t in self.embeddings[:-1]]).tolist()
         self._projected = np.concatenate(parts).astype(np.float32)
-        parts[0] = parts[0] + self.layers[0]["bias"]  # one row: the bias rides on the first feature's rows
-        self._projected_biased = np.concatenate(parts).astype(np.float32)
         self._numeric_kernel = np.ascontiguousarray(self.layers[0]["kernel"][row:], dtype=np.float32)
         self._bias = np.asarray(self.layers[0]["bias"], dtype=np.float32)
         self._first_activation = ACTIVATIONS[self.layers[0].get("activation", "linear")]
-        self._rows_needed = any(layer.get("activation") == "softmax" for layer in self.layers)
+
+    def _numeric_and_bias(self, numeric: np.ndarray | None, n: int) -> np.ndarray:
+        """The first layer's numeric part plus its bias, before the embedding rows are added."""
+        numeric = self._expand(numeric)
+        if numeric is None:
+            return np.broadcast_to(self._bias, (n, len(self._bias))).copy()
+        x = row_blocks.matmul(numeric.astype(np.float32, copy=False), self._numeric_kernel, self.block_rows)
+        x += self._bias
+        return x
 
     def _first_layer(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         assert self._projected is not None
         n = len(categorical[0])
-        numeric = self._expand(numeric)
-        if numeric is not None:
-            x = numeric.astype(np.float32, copy=False) @ self._numeric_kernel
-            x += self._bias
-        else:
-            x = np.broadcast_to(self._bias, (n, len(self._bias))).copy()
-        for codes, offset in zip(categorical, self._offsets.tolist(), strict=True):
+        x = self._numeric_and_bias(numeric, n)
+        if n <= _GATHER_AT_ONCE:  # one gather, then row after row down axis 0: the loop's additions, in its order
+            index = np.add(categorical, np.asarray(self._offset_list)[:, None])
+            rows = self._projected.take(index, axis=0)
+            return self._first_activation(np.add.reduce(np.concatenate([x[None], rows]), axis=0))
+        for codes, offset in zip(categorical, self._offset_list, strict=True):
             x += self._projected.take(codes + offset if offset else codes, axis=0)  # (take with out= is 3x slower)
         return self._first_activation(x)
 

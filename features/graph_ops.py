@@ -1,5 +1,8 @@
 """The NumPy ops of the served graph (features.graph), one function per op the exporter writes.
 
+Every product is a stack of fixed-height row blocks (features.row_blocks), so a row's result does
+not depend on the batch around it; ``block`` is the graph's block height.
+
 - ``dense``: ``activation(x @ kernel + bias)``.
 - ``affine``: folded batch normalisation, ``x * scale + shift``.
 - ``activation``: a standalone activation.
@@ -16,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from features import row_blocks
 
 Op = Callable[[np.ndarray], np.ndarray]
 
@@ -49,29 +54,30 @@ ACTIVATIONS: dict[str, Op] = {
 OPS = ("dense", "affine", "activation", "grouped_dense", "member_mean")
 
 
-def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op) -> np.ndarray:
-    y = x @ kernel
+def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op, block: int) -> np.ndarray:
+    y = row_blocks.matmul(x, kernel, block)
     y += bias  # in place: a 10,000-row batch allocates one array per layer, not three
     if activation is ACTIVATIONS["relu"]:
         return np.maximum(y, 0, out=y)
     return activation(y)
 
 
-def grouped_dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op) -> np.ndarray:
-    """x: (n, K·in) or one row (K·in,); kernel (K, in, out), bias (K, out) → (n, K·out)."""
+def grouped_dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: Op, block: int) -> np.ndarray:
+    """x: (n, K·in); kernel (K, in, out), bias (K, out) → (n, K·out)."""
     members, width = kernel.shape[0], kernel.shape[1]
-    blocks = x.reshape(-1, members, width).transpose(1, 0, 2)  # (K, n, in): one batched matmul
-    y = np.matmul(blocks, kernel)  # (einsum's planning alone costs a single record ~25 µs)
+    members_first = x.reshape(-1, members, width).transpose(1, 0, 2)  # (K, n, in): one batched matmul
+    y = row_blocks.matmul(members_first, kernel, block)  # (einsum's planning alone costs a single record ~25 µs)
     y += bias[:, None, :]
     return activation(y).transpose(1, 0, 2).reshape(y.shape[1], -1)  # activations (softmax too) apply per member
 
 
 def member_mean(x: np.ndarray, members: int) -> np.ndarray:
-    return x.reshape(len(x) if x.ndim > 1 else 1, members, -1).mean(axis=1)
+    return x.reshape(len(x), members, -1).mean(axis=1)
 
 
-def compile_op(layer: dict[str, Any]) -> Op:
-    """The op described by one manifest entry (arrays from graph.npz), or ValueError."""
+def compile_op(layer: dict[str, Any], block: int = 1) -> Op:
+    """The op described by one manifest entry (arrays from graph.npz), or ValueError. ``block``:
+    the row-block height of its products (1, one product per row, is right for any BLAS)."""
     if layer["op"] not in OPS:
         raise ValueError(f"unsupported op {layer['op']!r}")
     name = layer.get("activation", "linear")
@@ -80,10 +86,10 @@ def compile_op(layer: dict[str, Any]) -> Op:
     activation = ACTIVATIONS[name]
     if layer["op"] == "dense":
         kernel, bias = layer["kernel"], layer["bias"]
-        return lambda x: dense(x, kernel, bias, activation)
+        return lambda x: dense(x, kernel, bias, activation, block)
     if layer["op"] == "grouped_dense":
         kernel, bias = layer["kernel"], layer["bias"]
-        return lambda x: grouped_dense(x, kernel, bias, activation)
+        return lambda x: grouped_dense(x, kernel, bias, activation, block)
     if layer["op"] == "affine":
         scale, shift = layer["scale"], layer["shift"]
         return lambda x: x * scale + shift

@@ -30,7 +30,8 @@ OneRow = tuple[list[int], np.ndarray | None, list[tuple[int, bool]]]
 
 
 class OneRowEncoder:
-    """Built by ``TabularEncoder.one_row``; ``encode(record)`` gives the model input or None."""
+    """The single-record fast path of a fitted TabularEncoder; ``encode(record)`` gives the model
+    input or None."""
 
     def __init__(self, encoder: TabularEncoder, max_string_length: int) -> None:
         # a record holds each column once (len(features)); a "both" column is read twice by position

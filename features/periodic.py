@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from features import row_blocks
+
 
 class PeriodicExpansion:
     """numeric input (n, w) → concat(input, PLR of ``columns``): (n, w + len(columns) · d).
@@ -46,18 +48,19 @@ class PeriodicExpansion:
     def added_width(self) -> int:
         return int(self.kernel.shape[0] * self.kernel.shape[2])
 
-    def embed(self, numeric: np.ndarray) -> np.ndarray:
-        """(n, w) → (n, C · d): the embeddings alone, feature by feature."""
+    def embed(self, numeric: np.ndarray, block: int = 1) -> np.ndarray:
+        """(n, w) → (n, C · d): the embeddings alone, feature by feature; the products in
+        ``block``-row blocks (features.row_blocks: n must be a multiple of it)."""
         angles = numeric[:, self.columns, None] * self.angular  # (n, C, k), float32 as in Keras
         waves = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).transpose(1, 0, 2)  # (C, n, 2k)
-        y = np.matmul(waves, self.kernel)  # (C, n, d): one batched product for every feature
+        y = row_blocks.matmul(waves, self.kernel, block)  # (C, n, d): one batched product for every feature
         y += self.bias[:, None, :]
         np.maximum(y, 0, out=y)
         return y.transpose(1, 0, 2).reshape(len(numeric), -1)
 
-    def __call__(self, numeric: np.ndarray) -> np.ndarray:
+    def __call__(self, numeric: np.ndarray, block: int = 1) -> np.ndarray:
         numeric = np.asarray(numeric, dtype=np.float32)
-        return np.concatenate([numeric, self.embed(numeric)], axis=1)
+        return np.concatenate([numeric, self.embed(numeric, block)], axis=1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {

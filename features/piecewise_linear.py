@@ -56,7 +56,8 @@ class NumericExpansion:
     def added_width(self) -> int:
         return len(self.columns) * (len(self.edges) - 1)
 
-    def __call__(self, numeric: np.ndarray) -> np.ndarray:
+    def __call__(self, numeric: np.ndarray, block: int = 1) -> np.ndarray:
+        """``block`` is accepted for the chain's sake: the ramps are elementwise, no product."""
         numeric = np.asarray(numeric, dtype=np.float32)
         return np.concatenate([numeric, encode(numeric[:, self.columns], self.edges)], axis=1)
 

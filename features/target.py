@@ -45,9 +45,9 @@ class LabelTarget(ParamsMixin):
         return output
 
 
-# Non-negative targets more skewed than this are learned in log space (auto mode). Prices,
-# counts and durations are multiplicative: on hotel_rates (skew 1.16, 0.20 after log1p) the
-# log target is what lets the net match gradient boosting (docs/readme/quality.md).
+# Non-negative targets more skewed than this are learned in log space (auto mode): prices,
+# counts and durations are multiplicative (hotel_rates: skew 1.16, 0.20 after log1p; the
+# default is linear, docs/decisions.md: target-scale).
 LOG_SKEW_THRESHOLD = 1.0
 TARGET_SCALES = ("auto", "linear", "log", "loglink")
 

@@ -2,7 +2,7 @@
 
 The work units are the input's Parquet row groups (a CSV is one unit): ``map_batches`` hands
 them to N long-lived workers, a callable class that loads the bundle once and reads and scores
-its units with ``scoring.run.score_source``, so the rows, warnings and rejects are those of the
+its units with ``scoring.plan.score_source``, so the rows, warnings and rejects are those of the
 single-process run. Reading inside the workers means no separate Ray read tasks that could be
 starved of CPU. Each result travels back as one envelope row (scores and rejects as Arrow IPC
 bytes, counts and errors as JSON), so the driver keeps the one atomic writer of the output.
@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from features.errors import CatembedError, DataError, InvalidInput
 from features.sources import Source
-from scoring.run import Plan, score_source
-from scoring.scorer import Counts
+from features.tally import WarningTally
+from scoring.plan import Plan, score_source
 
 
 def work_units(sources: Sequence[Source]) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ def score_on_ray(plan: Plan, sources: Sequence[Source], workers: int) -> Iterato
             if kind == "error":
                 raise _error(json.loads(payload))
             if kind == "counts":
-                yield kind, Counts.from_dict(json.loads(payload))
+                yield kind, WarningTally.from_dict(json.loads(payload))
             else:
                 yield kind, pa.ipc.open_stream(payload).read_all()
     finally:

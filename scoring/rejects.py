@@ -6,13 +6,13 @@ nothing on clean data. Each bad row is reported once, for its first bad field in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from features import cells
 from features.errors import InvalidInput
 
 SCHEMA = pa.schema(
@@ -35,9 +35,9 @@ class Reject:
     value: str
 
     def error(self) -> InvalidInput:
-        """The one line that stops a run on its first bad row."""
+        """The one line that stops a run on its first bad row: the row counted from 1, and a CSV's line."""
         return InvalidInput(
-            f"{self.file}, row {self.row}, field {self.field!r}: {self.reason}", field=self.field, value=self.value
+            f"{cells.where(self.file, self.row)}, field {self.field!r}: {self.reason}", field=self.field, value=self.value
         )
 
 
@@ -45,7 +45,7 @@ def find(batch: pa.RecordBatch, categorical: Sequence[str], numeric: Sequence[st
     """Every row of the batch that the scorer cannot take, with its first bad field."""
     found: dict[int, Reject] = {}
     for name in [*categorical, *numeric]:
-        check = _category_problem if name in categorical else _number_problem
+        check = _category_problem if name in categorical else cells.number_problem
         for i, value in enumerate(batch.column(name).to_pylist()):
             if i in found:
                 continue
@@ -61,23 +61,8 @@ def table(rejects: Sequence[Reject]) -> pa.Table:
 
 
 def _category_problem(value: Any) -> str | None:
-    try:
-        hash(value)
-    except TypeError:
-        return f"{type(value).__name__} is not a category value; expected a string, number, boolean or null"
-    return None
-
-
-def _number_problem(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return f"{value!r} is not a number"
-    if math.isinf(number):
-        return f"{value!r} is not a finite number"
-    return None
+    problem = cells.category_problem(value)
+    return None if problem is None else f"{problem}; expected {cells.CATEGORY_EXPECTED}"
 
 
 def _shown(value: Any, limit: int = 200) -> str:

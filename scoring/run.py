@@ -1,43 +1,30 @@
 """``catembed predict``: score files with a bundle, in one process or on Ray, and summarise.
 
-One loop, shared by both: a file's batches go through the BatchScorer; a batch that fails is
-checked row by row (``scoring.rejects``), and its bad rows stop the run (``--on-error stop``,
-one line naming file, row and field) or go to ``OUT.rejects.parquet`` (``skip``) while the rest
-of the batch is scored. Output and rejects are written atomically (``scoring.output``).
+One loop, shared by both, scores a file (``scoring.plan.score_source``); this module checks the
+inputs, runs it here or on Ray (``scoring.distributed``) and writes what it yields: output and
+rejects atomically (``scoring.output``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from features.artifacts import load_bundle
 from features.errors import DataError
-from features.sources import Source, batches, check_columns, resolve, schema
+from features.sources import Source, check_columns, resolve, schema
+from features.tally import WarningTally
 from scoring import rejects as rejects_
 from scoring.output import AtomicParquet
-from scoring.scorer import BadBatch, BatchScorer, Counts
+from scoring.plan import Plan, score_source
+from scoring.scorer import BatchScorer
 from scoring.summary import Summary
 
 ON_ERROR = ("stop", "skip")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a worker needs to score a file the same way as every other worker."""
-
-    model_dir: str
-    version: int
-    keep: list[str]
-    schema: pa.Schema  # kept columns, then the prediction columns
-    on_error: str
-    batch_rows: int
 
 
 def rejects_path(out: Path) -> Path:
@@ -77,40 +64,6 @@ def prepare(
     return plan, scorer, sources
 
 
-def score_source(
-    scorer: BatchScorer, plan: Plan, source: Source, row_groups: Sequence[int] | None = None, first_row: int = 0
-) -> Iterator[tuple[str, Any]]:
-    """("scores", table) and ("rejects", table) for one file (or some of its row groups)."""
-    columns = list(dict.fromkeys([*scorer.features, *plan.keep]))
-    row = first_row
-    for batch in batches(source, columns, scorer.features, plan.batch_rows, row_groups):
-        try:
-            yield "scores", _scored(batch, scorer, plan, source)
-        except BadBatch as exc:
-            bad = rejects_.find(batch, scorer.categorical, scorer.numeric, str(source.path), row)
-            if not bad:  # the row check and the batch conversion disagree: say so rather than guess
-                raise DataError(f"{source.path}, rows {row}-{row + batch.num_rows - 1}: {exc}", field="data") from None
-            if plan.on_error == "stop":
-                raise bad[0].error() from None
-            yield "rejects", rejects_.table(bad)
-            good = [True] * batch.num_rows
-            for reject in bad:
-                good[reject.row - row] = False
-            if any(good):
-                yield "scores", _scored(batch.filter(pa.array(good)), scorer, plan, source)
-        row += batch.num_rows
-
-
-def _scored(batch: pa.RecordBatch, scorer: BatchScorer, plan: Plan, source: Source) -> pa.Table:
-    predictions = scorer.predict(batch)
-    kept = [batch.column(name) for name in plan.keep]
-    table = pa.Table.from_arrays([*kept, *predictions], names=plan.schema.names)
-    try:
-        return table.cast(plan.schema)  # a kept column's type is the first file's
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise DataError(f"{source.path}: a --keep column does not fit its type in the first file: {exc}", field="keep") from None
-
-
 def predict_files(
     model_dir: str,
     data: str,
@@ -133,7 +86,7 @@ def predict_files(
     return Summary(out, len(sources), counts, rejects, time.perf_counter() - started, workers, cpu_seconds)
 
 
-def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[Counts, int]:
+def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, workers: int) -> tuple[WarningTally, int]:
     with ExitStack() as stack:
         writer = stack.enter_context(AtomicParquet(out, plan.schema))
         rejected = stack.enter_context(AtomicParquet(rejects_path(out), rejects_.SCHEMA)) if plan.on_error == "skip" else None
@@ -153,7 +106,7 @@ def _write(plan: Plan, scorer: BatchScorer, sources: list[Source], out: Path, wo
             elif kind == "rejects" and rejected is not None:
                 rejected.write(table)
             elif kind == "counts":
-                counts.add(table)  # a worker's Counts
+                counts.add(table)  # a worker's tally
         if rejected is not None:
             rejected.commit()
         writer.commit()

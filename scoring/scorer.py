@@ -2,14 +2,12 @@
 
 The path is the service's: the bundle's fitted ``TabularEncoder.transform`` on columns of Python
 values (categories) and float64 arrays (numbers), then its NumPy ``InferenceGraph`` and target
-encoder. Warnings are counted per feature with ``np.count_nonzero`` over the masks the encoder
-returns, never row by row. A batch that fails to convert is handed to ``scoring.rejects``,
+encoder. Warnings are counted per feature by ``features.tally``, as the service counts them. A batch that fails to convert is handed to ``scoring.rejects``,
 which checks its rows one by one to say which ones and why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,43 +17,9 @@ from features.arrow_batch import encode_batch
 from features.artifacts import Bundle
 from features.encoder import EncodedBatch
 from features.errors import InvalidInput
+from features.tally import WarningTally
 
 GRAPH_ROWS = 4096
-
-
-@dataclass
-class Counts:
-    """What the model had to paper over, per feature: the drift signals of the service's /metrics."""
-
-    rows: int = 0
-    unknown: dict[str, int] = field(default_factory=dict)
-    missing: dict[str, int] = field(default_factory=dict)
-    imputed: dict[str, int] = field(default_factory=dict)
-    clipped: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: Counts) -> None:
-        self.rows += other.rows
-        for mine, theirs in (
-            (self.unknown, other.unknown),
-            (self.missing, other.missing),
-            (self.imputed, other.imputed),
-            (self.clipped, other.clipped),
-        ):
-            for name, n in theirs.items():
-                mine[name] = mine.get(name, 0) + n
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "unknown": self.unknown,
-            "missing": self.missing,
-            "imputed": self.imputed,
-            "clipped": self.clipped,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Counts:
-        return cls(data["rows"], data["unknown"], data["missing"], data["imputed"], data["clipped"])
 
 
 class BadBatch(Exception):
@@ -72,9 +36,8 @@ class BatchScorer:
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self.counts = self.zero_counts()
 
-    def zero_counts(self) -> Counts:
-        cat, num = self.categorical, self.numeric
-        return Counts(0, dict.fromkeys(cat, 0), dict.fromkeys(cat, 0), dict.fromkeys(num, 0), dict.fromkeys(num, 0))
+    def zero_counts(self) -> WarningTally:
+        return WarningTally.for_features(self.categorical, self.numeric)
 
     @property
     def output_fields(self) -> list[pa.Field]:
@@ -86,7 +49,7 @@ class BatchScorer:
     def predict(self, batch: pa.RecordBatch) -> list[pa.Array]:
         """The prediction columns of a batch, in ``output_fields`` order; BadBatch if a value cannot be encoded."""
         encoded = self._encode(batch)
-        self._count(encoded)
+        self.counts.count(encoded)
         output = self._forward(encoded)
         if self.task == "regression":
             return [pa.array(self.target.values(output), pa.float64())]
@@ -113,16 +76,3 @@ class BatchScorer:
             numeric = None if encoded.numeric is None else encoded.numeric[part]
             parts.append(self.graph([codes[part] for codes in encoded.categorical], numeric))
         return np.concatenate(parts)
-
-    def _count(self, encoded: Any) -> None:
-        counts = self.counts
-        counts.rows += encoded.n_rows
-        for name, unknown, missing in zip(self.categorical, encoded.unknown, encoded.missing, strict=True):
-            counts.unknown[name] += int(np.count_nonzero(unknown))
-            counts.missing[name] += int(np.count_nonzero(missing))
-        if encoded.imputed is not None and encoded.clipped is not None:
-            for name, imputed, clipped in zip(
-                self.numeric, np.count_nonzero(encoded.imputed, axis=0), np.count_nonzero(encoded.clipped, axis=0), strict=True
-            ):
-                counts.imputed[name] += int(imputed)
-                counts.clipped[name] += int(clipped)

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring.scorer import Counts
+from features.tally import WarningTally
 
 
 @dataclass
 class Summary:
     out: Path
     files: int
-    counts: Counts
+    counts: WarningTally
     rejects: int
     seconds: float
     workers: int

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Starlette's TestClient sends Host: testserver; the service serves localhost names only by default
+# (CATEMBED_ALLOWED_HOSTS, docs/reliability.md). tests/app/test_auth.py checks the real default.
+os.environ.setdefault("CATEMBED_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
-from tests.synthetic import planted_frame
-
-FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0), "ensemble": 1}
+from tests.synthetic import FAST, planted_frame
 
 
 def _train(root: Path, task: str, name: str, **overrides):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# the settings of the tests' tiny networks (tests/conftest.py's session bundles and most others)
+FAST = {"epochs": 25, "patience": 3, "batch_size": 128, "hidden_units": (32, 16), "dropout": (0.0, 0.0), "ensemble": 1}
+
 
 def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -38,12 +41,24 @@ def planted_frame(n: int = 3000, task: str = "binary", seed: int = 7) -> pd.Data
     return frame
 
 
+def streamed_cli_run(tmp_path, *options: str):
+    """``catembed train --stream`` on a planted Parquet table with ``options``: (the table, the bundle)."""
+    from cli.main import main
+    from features.artifacts import load_bundle
+
+    data = tmp_path / "t.parquet"
+    frame = planted_frame(n=1200, seed=3)
+    frame.to_parquet(data)
+    argv = ["train", "--data", str(data), "--target", "label", "--stream", *options, "--epochs", "3", "--hidden", "16,8"]
+    assert main([*argv, "--name", "m", "--out", str(tmp_path / "o")]) == 0
+    return frame, load_bundle(tmp_path / "o" / "m")
+
+
 def train_with_every_op(task: str, out, **averaging):
     """The planted table trained with every op kind around the averaged layers: the regression
     network carries batch norm and the piecewise-linear ramps, the multiclass one periodic
     embeddings (weights that each member of an ensemble has of its own)."""
     from features.schema import FeatureSpec
-    from tests.conftest import FAST
     from training.loop.config import TrainConfig
     from training.loop.trainer import train
 

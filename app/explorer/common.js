@@ -6,18 +6,29 @@ export const state = {
   model: null,
   feature: null,
   map: null, // the projection of the current feature
-  view: { scale: 1, tx: 0, ty: 0 },
+  method: "pca", // which stored map: pca or tsne (the bundle's `methods`)
+  view: { scale: 1, tx: 0, ty: 0, yaw: 0.6, pitch: 0.35 },
+  three: false, // the 3-D view (PCA's three axes)
   selected: -1,
   hover: -1,
+  neighbours: [], // map indices of the selected value's nearest values, nearest first
+  isolate: false, // draw only the selected value and its neighbours
+  keyboard: false, // the keyboard's cursor is shown only while the keyboard steers the map
+  metadata: {}, // feature -> {columns, rows: Map(value -> {column: text}), label}: from a dropped CSV, never uploaded
+  moved: null, // {from, to, feature, distance: Map(value -> distance)} from the version comparison
   record: {},
   askedKey: false,
 };
+
+// Every call is marked as the explorer's own: the service leaves it out of the served-traffic
+// metrics and the unseen rates (app/traffic.py), so looking around does not move the drift figures.
+export const MARK = { "X-Catembed-Client": "explorer" };
 
 // ---------- requests: same origin, bearer key asked once on 401 ----------
 
 export async function api(path, options = {}) {
   const send = () => {
-    const headers = { ...(options.headers || {}) };
+    const headers = { ...MARK, ...(options.headers || {}) };
     const key = sessionStorage.getItem("catembed-key");
     if (key) headers.Authorization = `Bearer ${key}`;
     return fetch(state.base + path, { ...options, headers });
@@ -28,6 +39,16 @@ export async function api(path, options = {}) {
     if (await askKey()) response = await send();
   }
   return response;
+}
+
+// a same-origin call outside the current model's prefix (/openapi.json, /models), also marked
+export const plain = (url) => fetch(url, { headers: MARK });
+
+// the name a value is shown by: its metadata label when a dropped CSV gave one
+export function shown(feature, value) {
+  const meta = state.metadata[feature];
+  const label = meta && meta.label ? meta.rows.get(value)?.[meta.label] : "";
+  return label ? `${value} · ${label}` : value;
 }
 
 export async function json(path, options) {

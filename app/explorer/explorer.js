@@ -1,7 +1,11 @@
 // catembed explorer: a 2-D map of each feature's learned vectors, a card per value, a what-if form.
 // Plain ES modules, no dependencies: every request goes to this page's own origin.
-import { $, api, el, enc, fmt, json, pair, say, state } from "./common.js";
-import { draw, resetView, wireMap } from "./map.js";
+import { $, el, enc, fmt, json, pair, plain, say, shown, state } from "./common.js";
+import { compareVersions, wireCompare } from "./compare.js";
+import { draw, resetView } from "./map.js";
+import { colourOptions, restore, wireMetadata } from "./metadata.js";
+import { hideTooltip, wireMap } from "./steering.js";
+import { buildForm, predictNow, showImportance, wireWhatIf } from "./whatif.js";
 
 // ---------- start-up ----------
 
@@ -9,7 +13,7 @@ import { draw, resetView, wireMap } from "./map.js";
 // put an error in the console of every service without them.
 async function start() {
   const params = new URLSearchParams(location.search);
-  const paths = (await fetch("/openapi.json").then((r) => r.json()).catch(() => ({}))).paths || {};
+  const paths = (await plain("/openapi.json").then((r) => r.json()).catch(() => ({}))).paths || {};
   if (paths["/models"]) await pickModel(params.get("model"));
   await loadModel();
   if (paths["/report"]) showReportLink();
@@ -24,13 +28,13 @@ function showReportLink() {
   const link = $("report-link");
   link.hidden = true;
   link.href = `${state.base}/report`;
-  fetch(link.href).then((r) => { link.hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
+  plain(link.href).then((r) => { link.hidden = r.status !== 200; r.body?.cancel(); }).catch(() => {});
 }
 
 async function pickModel(wanted) {
   let listing;
   try {
-    const response = await fetch("/models");
+    const response = await plain("/models");
     if (response.status !== 200) return;
     listing = await response.json();
   } catch {
@@ -56,28 +60,43 @@ async function loadModel() {
   state.model = model;
   state.record = { ...(model.example || {}) };
   const metrics = model.metrics?.holdout || {};
-  const shown = Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
-  $("model-info").textContent = `${model.name} v${model.version} · ${model.task} on ${model.target}` + (shown ? ` · holdout ${shown}` : "");
+  const figures = Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+  $("model-info").textContent = `${model.name} v${model.version} · ${model.task} on ${model.target}` + (figures ? ` · holdout ${figures}` : "");
   const names = Object.keys(model.coverage || {});
   for (const select of [$("feature"), $("sweep-feature")]) select.replaceChildren(...names.map((n) => new Option(n, n)));
   buildForm();
   predictNow();
+  showImportance(model.importance);
 }
 
 // ---------- feature picker and the map ----------
 
 async function selectFeature(feature, value) {
+  const changed = feature !== state.feature;
   state.feature = feature;
   $("feature").value = feature;
   $("sweep-feature").value = feature;
+  hideTooltip(); // nothing of the previous map stays on screen
   say(`loading the map of ${feature}…`);
   const started = performance.now();
-  const map = await json(`/embeddings/${enc(feature)}/projection?method=pca`);
+  const method = changed ? "pca" : state.method;
+  const map = await json(`/embeddings/${enc(feature)}/projection?method=${enc(method)}`);
   state.map = map;
+  state.method = map.method;
+  state.three = state.three && map.z !== null;
   state.selected = -1;
+  state.neighbours = [];
   state.index = new Map(map.values.map((v, i) => [v, i]));
+  const names = { pca: "PCA", tsne: "t-SNE" };
+  $("method").replaceChildren(...map.methods.map((m) => new Option(names[m] || m, m)));
+  $("method").value = map.method;
+  $("view-dim").value = state.three ? "3" : "2";
+  $("view-dim").options[1].disabled = map.z === null;
   showStats(feature, map);
   $("search-values").replaceChildren(...map.values.slice(0, 500).map((v) => new Option(v)));
+  restore(feature);
+  if (changed) { state.moved = null; compareVersions(state.compared !== true).then(() => { state.compared = true; redraw(); }); }
+  colourOptions();
   resetView();
   const painting = performance.now();
   const drawn = draw();
@@ -98,15 +117,30 @@ function showStats(feature, map) {
   const c = state.model.coverage[feature];
   const rate = (x) => (x === null || x === undefined ? "none served yet" : `${(100 * x).toFixed(2)} %`);
   const rows = [
-    ["vocabulary size", c.vocabulary_size.toLocaleString()],
+    ["values seen in training", c.values_seen.toLocaleString()],
     ["embedding size", c.embedding_dim],
-    ["values with own vector", c.values_with_vector.toLocaleString()],
+    ["values with own vector", c.vocabulary_size.toLocaleString()],
     ["values folded into unknown", c.values_folded.toLocaleString()],
     ["training rows folded", rate(c.folded_row_rate)],
     ["unseen rate (served)", rate(c.served_unknown_rate)],
-    ["map", map.projection === "raw" ? "raw 2-D vectors" : `PCA, ${(100 * (map.explained_variance[0] + map.explained_variance[1])).toFixed(1)} % of variance`],
+    ["map", describeMap(map)],
   ];
   $("feature-stats").replaceChildren(...rows.map(pair));
+}
+
+function describeMap(map) {
+  if (map.projection === "raw") return "raw 2-D vectors";
+  const when = map.stored ? "computed at training" : "computed by the service";
+  if (map.projection === "tsne") return `t-SNE (cosine), ${when}`;
+  const share = (k) => (100 * map.explained_variance.slice(0, k).reduce((a, b) => a + b, 0)).toFixed(1);
+  return `PCA, ${share(2)} % of variance (3 axes: ${share(3)} %), ${when}`;
+}
+
+// a redraw that keeps the colour options in step with metadata and comparisons
+function redraw() {
+  if (!state.map) return;
+  colourOptions();
+  draw();
 }
 
 // ---------- the value card ----------
@@ -121,13 +155,17 @@ async function showValue(value) {
     say(err.message);
     return;
   }
-  const found = await json(`/embeddings/${enc(feature)}/${enc(vector.canonical_value)}/neighbors?k=10`);
+  const k = Math.max(1, Math.min(50, Number($("neighbour-count").value) || 10));
+  const found = await json(`/embeddings/${enc(feature)}/${enc(vector.canonical_value)}/neighbors?k=${k}`);
+  if (feature !== state.feature) return;
   const i = state.index.get(vector.canonical_value) ?? -1;
   state.selected = i;
+  state.neighbours = found.neighbors.map((n) => state.index.get(n.value) ?? -1).filter((j) => j >= 0);
+  if (state.isolate) resetView();
   draw();
   $("card").hidden = false;
   $("card").dataset.value = vector.canonical_value;
-  $("card-title").textContent = `${feature} = ${vector.canonical_value}`;
+  $("card-title").textContent = `${feature} = ${shown(feature, vector.canonical_value)}`;
   const effect = i >= 0 ? state.map.effect[i] : null;
   $("card-stats").replaceChildren(...[
     ["training count", vector.count.toLocaleString()],
@@ -141,8 +179,10 @@ async function showValue(value) {
     cell.className = v < 0 ? "neg" : "pos";
     return cell;
   }));
+  const meta = state.metadata[feature];
+  $("card-meta").replaceChildren(...(meta?.rows.get(vector.canonical_value) ? Object.entries(meta.rows.get(vector.canonical_value)).map(pair) : []));
   $("neighbors").replaceChildren(...found.neighbors.map((n) => {
-    const button = el("button", n.value, { type: "button", "data-value": n.value });
+    const button = el("button", shown(feature, n.value), { type: "button", "data-value": n.value });
     button.addEventListener("click", () => showValue(n.value));
     const item = el("li");
     item.append(button, el("span", ` cosine ${fmt(n.score, 3)}`, { class: "score" }));
@@ -158,100 +198,30 @@ async function showValue(value) {
   say(`${feature} = ${vector.canonical_value}`);
 }
 
-// ---------- what-if form and sweep ----------
+const currentValue = () => (state.selected >= 0 ? state.map.values[state.selected] : null);
 
-function buildForm() {
-  const form = $("whatif");
-  form.replaceChildren();
-  const numeric = new Set(state.model.features.filter((f) => f.kind === "numeric").map((f) => f.name));
-  for (const f of state.model.features) {
-    if (f.kind === "categorical" && numeric.has(f.name)) continue; // a "both" column: one number field
-    const id = `field-${f.name}`;
-    const input = el("input", undefined, { id, name: f.name, autocomplete: "off" });
-    const value = state.record[f.name];
-    if (f.kind === "numeric") {
-      input.type = "number";
-      input.step = "any";
-    } else {
-      input.type = "text";
-      input.setAttribute("list", `${id}-values`);
-      const list = el("datalist", undefined, { id: `${id}-values` });
-      form.append(list);
-      json(`/embeddings/${enc(f.name)}?limit=200&offset=1`).then((t) => list.replaceChildren(...t.items.map((r) => new Option(r.value)))).catch(() => {});
-    }
-    input.value = value === null || value === undefined ? "" : String(value);
-    input.addEventListener("input", () => {
-      state.record[f.name] = input.value === "" ? null : f.kind === "numeric" ? Number(input.value) : input.value;
-      schedulePredict();
-    });
-    const row = el("div", undefined, { class: "field" });
-    row.append(el("label", f.name, { for: id }), input);
-    form.append(row);
-  }
-}
-
-let timer = 0;
-function schedulePredict() {
-  clearTimeout(timer);
-  timer = setTimeout(predictNow, 250);
-}
-
-let sequence = 0;
-async function predictNow() {
-  const mine = ++sequence;
-  const response = await api("/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(state.record) });
-  const body = await response.json();
-  if (mine !== sequence) return; // a newer edit already asked
-  const out = $("prediction");
-  if (!response.ok) {
-    out.textContent = body?.error?.message || `HTTP ${response.status}`;
-    out.dataset.probability = "";
-    return;
-  }
-  const p = body.predictions[0];
-  const [text, value] = describePrediction(p);
-  out.textContent = text;
-  out.dataset.probability = value === null ? "" : String(value);
-  $("warnings").replaceChildren(...p.warnings.map((w) => el("li", w.message)));
-}
-
-// the number the page shows for one prediction: P(second label) for binary, the top label's
-// probability for multiclass, the value for regression
-function describePrediction(p) {
-  if (p.value !== undefined) return [`${state.model.target} = ${fmt(p.value)}`, p.value];
-  const labels = Object.keys(p.probabilities);
-  if (labels.length === 2) {
-    const q = p.probabilities[labels[1]];
-    return [`P(${state.model.target} = ${labels[1]}) = ${fmt(q)} · label ${p.label}`, q];
-  }
-  const q = p.probabilities[String(p.label)];
-  return [`${p.label} (p = ${fmt(q)})`, q];
-}
-
-async function sweep() {
-  const feature = $("sweep-feature").value;
-  const count = Math.max(2, Math.min(100, Number($("sweep-count").value) || 20));
-  const table = await json(`/embeddings/${enc(feature)}?offset=1&limit=${count}`);
-  const values = table.items.map((r) => r.value);
-  const records = values.map((v) => ({ ...state.record, [feature]: v }));
-  const body = await json("/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ records }) });
-  const numbers = body.predictions.map((p) => describePrediction(p)[1]);
-  const top = Math.max(...numbers.map(Math.abs)) || 1;
-  const chart = $("sweep-chart");
-  chart.dataset.feature = feature;
-  chart.replaceChildren(...values.map((v, i) => {
-    const row = el("div", undefined, { class: "bar" });
-    const bar = el("span", undefined, { class: "fill" });
-    bar.style.width = `${(100 * Math.abs(numbers[i])) / top}%`;
-    row.append(el("span", v, { class: "name" }), el("span", undefined, { class: "track" }), el("span", fmt(numbers[i]), { class: "num" }));
-    row.children[1].append(bar);
-    if (String(state.record[feature]) === v) row.classList.add("current");
-    return row;
-  }));
+// "Find a value" also takes a metadata label ("United Airlines" finds UA)
+function byLabel(text) {
+  const meta = state.metadata[state.feature];
+  if (!meta?.label || state.index.has(text)) return text;
+  const wanted = text.toLowerCase();
+  for (const [value, row] of meta.rows) if ((row[meta.label] || "").toLowerCase() === wanted) return value;
+  return text;
 }
 
 wireMap(showValue);
+wireWhatIf();
+wireCompare(showValue, redraw);
+wireMetadata(() => Object.keys(state.model?.coverage || {}), (feature, name) => {
+  if (feature === state.feature) { colourOptions(); if (name) $("colour-by").value = `meta:${state.metadata[feature].columns.at(-1)}`; draw(); }
+  say(name ? `metadata for ${feature} read from ${name} (kept in this browser tab only)` : `metadata for ${feature} forgotten`);
+  if (state.selected >= 0 && feature === state.feature) showValue(state.map.values[state.selected]);
+});
 $("feature").addEventListener("change", (e) => selectFeature(e.target.value, null));
-$("search-form").addEventListener("submit", (e) => { e.preventDefault(); showValue($("search").value.trim()); });
-$("sweep").addEventListener("click", () => sweep().catch((err) => say(err.message)));
+$("method").addEventListener("change", (e) => { state.method = e.target.value; selectFeature(state.feature, currentValue()); });
+$("view-dim").addEventListener("change", (e) => { state.three = e.target.value === "3"; hideTooltip(); resetView(); draw(); });
+$("colour-by").addEventListener("change", () => draw());
+$("isolate").addEventListener("change", (e) => { state.isolate = e.target.checked; hideTooltip(); resetView(); draw(); });
+$("neighbour-count").addEventListener("change", () => { if (state.selected >= 0) showValue(state.map.values[state.selected]); });
+$("search-form").addEventListener("submit", (e) => { e.preventDefault(); showValue(byLabel($("search").value.trim())); });
 start().catch((err) => say(`could not start: ${err.message}`));

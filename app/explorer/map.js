@@ -1,201 +1,193 @@
-// The map: a canvas-2D scatter of one feature's values, with pan, zoom, hover and pick.
-// One Path2D per colour bucket, not one fill per point: 50,000 points are 24 fills.
-import { $, fmt, state } from "./common.js";
+// The map: a canvas-2D scatter of one feature's values, flat (two axes) or turning in 3-D (PCA's three
+// axes, drawn with a mild perspective), with pan, zoom, rotate, hover and pick. One Path2D per colour
+// bucket, not one fill per point: 50,000 points are a few dozen fills.
+import { $, fmt, shown, state } from "./common.js";
+import { colouring, drawColourBar } from "./colours.js";
+import { placeLabels } from "./labels.js";
+
+const LABELLED = 12; // the most frequent values are named when there is room
+let px = new Float64Array(0), py = new Float64Array(0), depth = new Float64Array(0); // screen positions of the last draw
+let unknownAt = null;
+
+// the points drawn: every value, or, isolated, the selected one and its neighbours
+function visible() {
+  if (!state.isolate || state.selected < 0) return null;
+  return new Set([state.selected, ...state.neighbours]);
+}
+
+// centred (and in 3-D rotated) coordinates before the view's scale and shift
+function place(i) {
+  const m = state.map, c = state.centre;
+  const x = (i < 0 ? m.unknown.x : m.x[i]) - c[0], y = (i < 0 ? m.unknown.y : m.y[i]) - c[1];
+  if (!state.three) return [x, y, 0];
+  const z = (i < 0 ? m.unknown.z : m.z[i]) - c[2], { yaw, pitch } = state.view;
+  const x1 = x * Math.cos(yaw) + z * Math.sin(yaw), z1 = -x * Math.sin(yaw) + z * Math.cos(yaw);
+  return [x1, y * Math.cos(pitch) - z1 * Math.sin(pitch), y * Math.sin(pitch) + z1 * Math.cos(pitch)];
+}
 
 export function resetView() {
-  const { x, y } = state.map;
+  const m = state.map, keep = visible(), n = m.x.length;
+  const ids = keep ? [...keep] : [...Array(n).keys(), -1]; // -1: the unknown vector is part of the picture
+  const mean = (key) => ids.reduce((s, i) => s + (i < 0 ? m.unknown[key] || 0 : m[key][i]), 0) / (ids.length || 1);
+  state.centre = [mean("x"), mean("y"), state.three ? mean("z") : 0];
+  const radii = [];
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] < x0) x0 = x[i];
-    if (x[i] > x1) x1 = x[i];
-    if (y[i] < y0) y0 = y[i];
-    if (y[i] > y1) y1 = y[i];
+  for (const i of ids) {
+    const [x, y, z] = place(i);
+    radii.push(Math.hypot(x, y, z));
+    [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
   }
-  if (!x.length) [x0, x1, y0, y1] = [-1, 1, -1, 1];
-  const canvas = $("map-canvas");
-  const w = canvas.clientWidth, h = canvas.clientHeight, pad = 24;
-  const scale = Math.min((w - 2 * pad) / (x1 - x0 || 1), (h - 2 * pad) / (y1 - y0 || 1));
-  state.view = { scale, tx: w / 2 - scale * (x0 + x1) / 2, ty: h / 2 + scale * (y0 + y1) / 2 };
+  if (!ids.length) [x0, x1, y0, y1] = [-1, 1, -1, 1];
+  const canvas = $("map-canvas"), w = canvas.clientWidth, h = canvas.clientHeight, pad = 36;
+  // 3-D: the sphere holding all points fills the view, or 98 % of them on a big map (a few far values
+  // among thousands need not shrink it)
+  radii.sort((a, b) => a - b);
+  state.reach = radii[Math.floor((radii.length > 200 ? 0.98 : 1) * (radii.length - 1))] || 1;
+  const scale = state.three ? Math.min(w, h) / 2.1 / state.reach : Math.min((w - 2 * pad) / (x1 - x0 || 1), (h - 2 * pad) / (y1 - y0 || 1));
+  const [cx, cy] = state.three ? [0, 0] : [(x0 + x1) / 2, (y0 + y1) / 2];
+  Object.assign(state.view, { scale, tx: w / 2 - scale * cx, ty: h / 2 + scale * cy });
 }
 
-const sx = (x) => state.view.tx + state.view.scale * x;
-const sy = (y) => state.view.ty - state.view.scale * y;
-
-// colour ramps: counts on a log scale (light to dark blue), effects diverging (blue < 0 < red)
-const BUCKETS = 24;
-function colours(mode) {
-  const ramp = [];
-  for (let b = 0; b < BUCKETS; b++) {
-    const t = b / (BUCKETS - 1);
-    if (mode === "effect") {
-      const s = 2 * t - 1, a = Math.abs(s);
-      const [r, g, bl] = s < 0 ? [255 - 200 * a, 255 - 150 * a, 255 - 40 * a] : [255 - 40 * a, 255 - 190 * a, 255 - 200 * a];
-      ramp.push(`rgb(${r | 0},${g | 0},${bl | 0})`);
-    } else ramp.push(`hsl(${210 - 20 * t},70%,${80 - 52 * t}%)`);
-  }
-  return ramp;
-}
-
-function bucketsOf(mode) {
-  const { counts, effect } = state.map;
-  const n = counts.length, out = new Uint8Array(n);
-  if (mode === "effect") {
-    let m = 0;
-    for (const e of effect) m = Math.max(m, Math.abs(e));
-    // square-root scale: the few strongest values do not wash every other one out to white
-    for (let i = 0; i < n; i++) {
-      const s = Math.sign(effect[i]) * Math.sqrt(Math.abs(effect[i]) / (m || 1));
-      out[i] = Math.round((s + 1) / 2 * (BUCKETS - 1));
-    }
-  } else {
-    const top = Math.log1p(counts[0] || 1);
-    for (let i = 0; i < n; i++) out[i] = Math.round(Math.log1p(counts[i]) / top * (BUCKETS - 1));
-  }
-  return out;
+function project(n) {
+  if (px.length !== n) [px, py, depth] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+  const { scale, tx, ty } = state.view;
+  const at = (i) => {
+    const [x, y, z] = place(i), s = state.three ? 1 / (1 - 0.3 * Math.max(-2, Math.min(2, z / state.reach))) : 1; // nearer is bigger
+    return [tx + scale * x * s, ty - scale * y * s, s];
+  };
+  for (let i = 0; i < n; i++) [px[i], py[i], depth[i]] = at(i);
+  unknownAt = at(-1);
 }
 
 // the biggest point shrinks as the map fills up: 50,000 discs of 6 px would be one blot
-function radius(count, top) {
-  const n = state.map.counts.length, biggest = n > 10000 ? 2.5 : n > 1000 ? 4 : 6.5;
-  return 1.2 + (biggest - 1.2) * Math.sqrt(Math.log1p(count) / Math.log1p(top || 1));
+function radius(i) {
+  const { counts } = state.map, n = counts.length, biggest = n > 10000 ? 2.5 : n > 1000 ? 4 : 6.5;
+  return (1.2 + (biggest - 1.2) * Math.sqrt(Math.log1p(counts[i]) / Math.log1p(counts[0] || 1))) * depth[i];
 }
 
 export function draw() {
-  const canvas = $("map-canvas");
-  const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const canvas = $("map-canvas"), box = $("map");
+  const ratio = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
   if (canvas.width !== Math.round(w * ratio)) { canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio); }
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
   const map = state.map;
   if (!map) return 0;
-  const mode = $("colour-by").value;
-  const ramp = colours(mode), bucket = bucketsOf(mode);
-  const { x, y, counts } = map, n = x.length, top = counts[0];
-  const paths = ramp.map(() => new Path2D());
+  const n = map.x.length, keep = visible(), mode = $("colour-by").value;
+  project(n);
+  const { fills, bucket, scale } = colouring(mode);
+  const paths = fills.map(() => new Path2D());
   let drawn = 0;
   for (let i = n - 1; i >= 0; i--) { // rarest first, so the frequent values stay on top
-    const px = sx(x[i]), py = sy(y[i]), r = radius(counts[i], top);
-    const p = paths[bucket[i]];
-    p.moveTo(px + r, py);
-    p.arc(px, py, r, 0, 2 * Math.PI);
+    if (keep && !keep.has(i)) continue;
+    const r = radius(i), p = paths[bucket[i]];
+    p.moveTo(px[i] + r, py[i]);
+    p.arc(px[i], py[i], r, 0, 2 * Math.PI);
     drawn++;
   }
   ctx.globalAlpha = 0.85;
-  paths.forEach((p, b) => { ctx.fillStyle = ramp[b]; ctx.fill(p); });
+  paths.forEach((p, b) => { ctx.fillStyle = fills[b]; ctx.fill(p); });
   ctx.globalAlpha = 1;
   ctx.lineWidth = 0.5;
   ctx.strokeStyle = "rgba(0,0,0,0.35)";
-  if (n <= 2000) paths.forEach((p) => ctx.stroke(p));
-  for (const [i, colour] of [[state.hover, "#444"], [state.selected, "#d62728"]]) {
-    if (i < 0) continue;
+  if (drawn <= 2000) paths.forEach((p) => ctx.stroke(p));
+  if (state.three) axes(ctx, w, h);
+  drawUnknown(ctx);
+  const s = state.selected;
+  if (s >= 0) { // the neighbours: a line from the selected value and a ring each
+    ctx.strokeStyle = "rgba(214,39,40,0.55)";
+    ctx.lineWidth = 1.2;
+    for (const j of state.neighbours) { ctx.beginPath(); ctx.moveTo(px[s], py[s]); ctx.lineTo(px[j], py[j]); ctx.stroke(); }
+    ctx.strokeStyle = "#d62728";
+    for (const j of state.neighbours) { ctx.beginPath(); ctx.arc(px[j], py[j], radius(j) + 3, 0, 2 * Math.PI); ctx.stroke(); }
+  }
+  for (const [i, colour] of [[state.hover, "#444"], [s, "#d62728"]]) {
+    if (i < 0 || i >= n || (keep && !keep.has(i))) continue;
     ctx.beginPath();
-    ctx.arc(sx(x[i]), sy(y[i]), radius(counts[i], top) + 4, 0, 2 * Math.PI);
+    ctx.arc(px[i], py[i], radius(i) + 4, 0, 2 * Math.PI);
     ctx.lineWidth = 2;
     ctx.strokeStyle = colour;
     ctx.stroke();
   }
-  // the most frequent values are named on the map (they come first in the vocabulary)
-  for (let i = 0; i < Math.min(LABELLED, n); i++) if (i !== state.selected) label(ctx, i, "#555");
-  if (state.selected >= 0) label(ctx, state.selected, "#111");
-  if (document.activeElement === canvas) { // the keyboard's marker: Enter opens the value under it
+  const labels = placeLabels(ctx, labelItems(n, keep), w, h);
+  if (state.keyboard && document.activeElement === canvas) { // the keyboard's cursor: Enter opens the value under it
     ctx.strokeStyle = "#1f6feb";
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    ctx.moveTo(w / 2 - 10, h / 2); ctx.lineTo(w / 2 + 10, h / 2);
-    ctx.moveTo(w / 2, h / 2 - 10); ctx.lineTo(w / 2, h / 2 + 10);
+    ctx.arc(w / 2, h / 2, 9, 0, 2 * Math.PI);
+    ctx.moveTo(w / 2 - 14, h / 2); ctx.lineTo(w / 2 + 14, h / 2);
+    ctx.moveTo(w / 2, h / 2 - 14); ctx.lineTo(w / 2, h / 2 + 14);
     ctx.stroke();
   }
+  drawColourBar(scale);
   legend(mode);
+  // test hooks: canvas points have no selectors, so the page says what it drew and where
+  Object.assign(box.dataset, {
+    labels: JSON.stringify(labels.map((l) => ({ text: l.text, value: l.value, kind: l.kind, x: l.x, y: l.y, w: l.w, h: l.h, px: l.px, py: l.py }))),
+    width: String(w), height: String(h), pointCount: String(drawn),
+    neighbours: String(s >= 0 ? state.neighbours.length : 0),
+    unknown: unknownAt ? `${unknownAt[0].toFixed(1)},${unknownAt[1].toFixed(1)}` : "",
+    colour: mode, dim: state.three ? "3" : "2", method: state.method, cursor: state.keyboard && document.activeElement === canvas ? "shown" : "hidden",
+  });
   return drawn;
 }
 
-const LABELLED = 12;
-function label(ctx, i, colour) {
-  ctx.font = colour === "#111" ? "bold 13px system-ui, sans-serif" : "11px system-ui, sans-serif";
-  ctx.fillStyle = colour;
-  ctx.fillText(state.map.values[i], sx(state.map.x[i]) + 9, sy(state.map.y[i]) - 9);
+function labelItems(n, keep) {
+  const m = state.map, f = m.feature, items = [];
+  const item = (i, kind, must) => ({ text: shown(f, m.values[i]), value: m.values[i], x: px[i], y: py[i], r: radius(i), kind, must });
+  if (state.selected >= 0) items.push(item(state.selected, "selected", true));
+  for (const j of state.neighbours) if (state.selected >= 0) items.push(item(j, "neighbour", true));
+  if (!keep && unknownAt) items.push({ text: "unknown vector", value: "", x: unknownAt[0], y: unknownAt[1], r: 6, kind: "unknown", must: true });
+  for (let i = 0; i < Math.min(LABELLED, n); i++) if (!items.some((it) => it.value === m.values[i]) && (!keep || keep.has(i))) items.push(item(i, "frequent", false));
+  return items;
+}
+
+// the unknown vector (unseen, rare and missing values all use it): a boxed ×, not a category's disc
+function drawUnknown(ctx) {
+  if (!unknownAt || visible()) return;
+  const [x, y] = unknownAt;
+  ctx.fillStyle = "#fff";
+  ctx.strokeStyle = "#111";
+  ctx.lineWidth = 1.5;
+  ctx.fillRect(x - 5, y - 5, 10, 10);
+  ctx.strokeRect(x - 5, y - 5, 10, 10);
+  ctx.beginPath();
+  ctx.moveTo(x - 3, y - 3); ctx.lineTo(x + 3, y + 3); ctx.moveTo(x + 3, y - 3); ctx.lineTo(x - 3, y + 3);
+  ctx.stroke();
+}
+
+function axes(ctx, w, h) { // which way PC1, PC2 and PC3 point, in the corner
+  const { yaw, pitch } = state.view, ox = 48, oy = h - 48;
+  for (const [name, v] of [["PC1", [1, 0, 0]], ["PC2", [0, 1, 0]], ["PC3", [0, 0, 1]]]) {
+    const x1 = v[0] * Math.cos(yaw) + v[2] * Math.sin(yaw), z1 = -v[0] * Math.sin(yaw) + v[2] * Math.cos(yaw);
+    const y2 = v[1] * Math.cos(pitch) - z1 * Math.sin(pitch);
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(ox, oy); ctx.lineTo(ox + 32 * x1, oy - 32 * y2); ctx.stroke();
+    ctx.fillStyle = "#555";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    ctx.fillText(name, ox + 40 * x1 - 10, oy - 40 * y2);
+  }
 }
 
 function legend(mode) {
   const map = state.map;
+  const sized = " Size: training count. The boxed × is the unknown vector: unseen, rare and missing values all use it.";
   $("legend").textContent = mode === "effect"
     ? `Colour: change of ${map.effect_of} when only ${map.feature} takes the value, on the example record `
-      + `(which gives ${fmt(map.reference_output)}); blue lowers it, red raises it. Size: training count.`
-    : `Colour and size: training count (log scale), from ${Math.min(...map.counts.slice(-1))} to ${map.counts[0]}.`;
+      + `(which gives ${fmt(map.reference_output)}); blue lowers it, red raises it.${sized}`
+    : `Colour: ${$("colour-by").selectedOptions[0]?.textContent || mode}.${sized}`;
 }
 
-function nearest(mx, my, within = 12) {
-  const { x, y } = state.map || { x: [] };
+export function nearest(mx, my, within = 12) {
+  const n = state.map ? state.map.x.length : 0, keep = visible();
   let best = -1, bestD = within * within;
-  for (let i = 0; i < x.length; i++) {
-    const dx = sx(x[i]) - mx, dy = sy(y[i]) - my, d = dx * dx + dy * dy;
+  for (let i = 0; i < n && i < px.length; i++) {
+    if (keep && !keep.has(i)) continue;
+    const dx = px[i] - mx, dy = py[i] - my, d = dx * dx + dy * dy;
     if (d < bestD) { bestD = d; best = i; }
   }
   return best;
-}
-
-// onPick(value): a click, or Enter on the focused map, chose this value
-export function wireMap(onPick) {
-  const canvas = $("map-canvas"), tip = $("tooltip");
-  let drag = null, frame = 0;
-  const redraw = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(); }); };
-  canvas.addEventListener("pointerdown", (e) => { drag = { x: e.offsetX, y: e.offsetY, moved: false }; canvas.setPointerCapture(e.pointerId); });
-  canvas.addEventListener("pointermove", (e) => {
-    if (drag) {
-      const dx = e.offsetX - drag.x, dy = e.offsetY - drag.y;
-      if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
-      state.view.tx += dx; state.view.ty += dy;
-      drag.x = e.offsetX; drag.y = e.offsetY;
-      redraw();
-      return;
-    }
-    const i = nearest(e.offsetX, e.offsetY);
-    if (i !== state.hover) { state.hover = i; redraw(); }
-    tip.hidden = i < 0;
-    if (i >= 0) {
-      const m = state.map;
-      tip.textContent = `${m.values[i]} · count ${m.counts[i].toLocaleString()} · effect ${fmt(m.effect[i])}`;
-      tip.style.left = `${e.offsetX + 14}px`;
-      tip.style.top = `${e.offsetY + 10}px`;
-    }
-  });
-  canvas.addEventListener("pointerup", (e) => {
-    const moved = drag?.moved;
-    drag = null;
-    if (!moved) {
-      const i = nearest(e.offsetX, e.offsetY);
-      if (i >= 0) onPick(state.map.values[i]);
-    }
-  });
-  canvas.addEventListener("pointerleave", () => { tip.hidden = true; state.hover = -1; redraw(); });
-  canvas.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    zoom(Math.exp(-e.deltaY * 0.0015), e.offsetX, e.offsetY);
-    redraw();
-  }, { passive: false });
-  canvas.addEventListener("keydown", (e) => {
-    const w = canvas.clientWidth / 2, h = canvas.clientHeight / 2, step = 40;
-    const moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-    if (moves[e.key]) { state.view.tx += moves[e.key][0]; state.view.ty += moves[e.key][1]; }
-    else if (e.key === "+" || e.key === "=") zoom(1.25, w, h);
-    else if (e.key === "-") zoom(0.8, w, h);
-    else if (e.key === "Enter") { const i = nearest(w, h, 40); if (i >= 0) onPick(state.map.values[i]); }
-    else return;
-    e.preventDefault();
-    redraw();
-  });
-  canvas.addEventListener("focus", redraw);
-  canvas.addEventListener("blur", redraw);
-  $("reset-view").addEventListener("click", () => { resetView(); draw(); });
-  $("colour-by").addEventListener("change", () => draw());
-  window.addEventListener("resize", () => { if (state.map) draw(); });
-}
-
-function zoom(factor, cx, cy) {
-  const v = state.view;
-  v.tx = cx - (cx - v.tx) * factor;
-  v.ty = cy - (cy - v.ty) * factor;
-  v.scale *= factor;
 }

@@ -1,6 +1,6 @@
 """GET / and /explorer: the embedding explorer page, and its two assets, served from package files.
 
-Nothing comes from another origin: the page, its three ES modules and its stylesheet ship inside the
+Nothing comes from another origin: the page, its ES modules and its stylesheet ship inside the
 ``app`` package (package-data) and are read once at import. A strict Content-Security-Policy says
 so to the browser too: a stray CDN link would be refused, not silently loaded.
 """
@@ -17,8 +17,14 @@ from features.errors import NotFound
 router = APIRouter(include_in_schema=False)
 ASSETS = {
     "index.html": "text/html",
-    "explorer.js": "text/javascript",  # start-up, feature picker, value card, what-if form, sweep
-    "map.js": "text/javascript",  # the canvas scatter: draw, pan, zoom, hover, pick
+    "explorer.js": "text/javascript",  # start-up, feature picker, value card
+    "whatif.js": "text/javascript",  # what-if form, sweep, feature importance
+    "map.js": "text/javascript",  # the canvas scatter, flat or 3-D: points, neighbours, the unknown vector
+    "steering.js": "text/javascript",  # pan, zoom, turn, hover (the tooltip), pick
+    "labels.js": "text/javascript",  # label placement: no overlaps, never past the edge
+    "colours.js": "text/javascript",  # colour by count, effect, movement or metadata; the colour bar
+    "metadata.js": "text/javascript",  # a dropped metadata CSV, kept in the browser
+    "compare.js": "text/javascript",  # two versions aligned by Procrustes: the values that moved
     "common.js": "text/javascript",  # page state, DOM helpers, same-origin requests with the API key
     "explorer.css": "text/css",
 }

@@ -26,7 +26,7 @@ def _name(name: ModelName) -> None:
     """Declares the path parameter (for validation and the OpenAPI schema); get_served reads it."""
 
 
-def _version(version: Annotated[int, Path(ge=1, description="a version the model's policy serves")]) -> None:
+def _version(version: Annotated[int, Path(ge=1, le=2**63 - 1, description="a version the model's policy serves")]) -> None:
     pass
 
 

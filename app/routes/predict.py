@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import BodyDep, ServedDep, get_served, read_body
 from app.responses import FastJSONResponse
 from app.schemas import ErrorBody
+from app.traffic import predictor_for
 from features.errors import InvalidInput
 
 router = APIRouter(tags=["records"])
@@ -39,13 +40,14 @@ async def predict(request: Request) -> FastJSONResponse:
     # the same two dependencies as the other routes, called directly: FastAPI's dependency
     # resolution is a measurable share of a ~250 µs request, and /predict is the hot path
     served = get_served(request)
+    predictor = predictor_for(request, served.predictor)  # the explorer's own calls are not served traffic
     if request.scope["query_string"]:  # the single-record hot path never parses a query string
         orient = request.query_params.get("orient", "records")
         if orient == "columns":
-            return await _run(served.predictor.predict_records_as_columns, await read_body(request))
+            return await _run(predictor.predict_records_as_columns, await read_body(request))
         if orient != "records":
             raise InvalidInput(f"unknown orient {orient!r}", field="orient", value=orient, expected="'records' or 'columns'")
-    return await _run(served.predictor.predict, await read_body(request))
+    return await _run(predictor.predict, await read_body(request))
 
 
 @router.post(
@@ -54,8 +56,8 @@ async def predict(request: Request) -> FastJSONResponse:
     summary="The model's input arrays for records",
     description="Per-feature embedding-table indices and the scaled numeric inputs, exactly as the model receives them.",
 )
-async def encode(served: ServedDep, body: BodyDep) -> FastJSONResponse:
-    return await _run(served.predictor.encode, body)
+async def encode(request: Request, served: ServedDep, body: BodyDep) -> FastJSONResponse:
+    return await _run(predictor_for(request, served.predictor).encode, body)
 
 
 @router.post(
@@ -64,5 +66,5 @@ async def encode(served: ServedDep, body: BodyDep) -> FastJSONResponse:
     summary="Records as embedding features",
     description="Concatenated category vectors plus scaled numerics, with column names: features for another model.",
 )
-async def embed(served: ServedDep, body: BodyDep) -> FastJSONResponse:
-    return await _run(served.predictor.embed, body)
+async def embed(request: Request, served: ServedDep, body: BodyDep) -> FastJSONResponse:
+    return await _run(predictor_for(request, served.predictor).embed, body)

@@ -42,6 +42,6 @@ def report(served: ServedDep) -> HTMLResponse:  # sync: FastAPI reads the file i
         page = (bundle.path / REPORT).read_bytes()
     except OSError:
         raise NotFound(
-            f"the training report of {bundle.name!r} version {bundle.version} is gone from {bundle.path}", field="report"
+            f"the training report of {bundle.name!r} version {bundle.version} is gone from its folder", field="report"
         ) from None
     return HTMLResponse(page, headers=HEADERS)

@@ -36,11 +36,13 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     """(JSON part, binary part) of a request body; without the header it is all JSON."""
     if header_length is None:
         return body, memoryview(b"")
-    if not header_length.isdigit() or int(header_length) > len(body):
+    # isdigit() alone takes "²", which int() refuses; the length bound keeps 5,000 digits out of int()
+    fits = header_length.isascii() and header_length.isdigit() and len(header_length) <= 19
+    if not fits or int(header_length) > len(body):
         raise InvalidInput(
-            f"Inference-Header-Content-Length {header_length!r} does not fit a body of {len(body):,} bytes",
+            f"Inference-Header-Content-Length {header_length[:40]!r} does not fit a body of {len(body):,} bytes",
             field="Inference-Header-Content-Length",
-            value=header_length,
+            value=header_length[:40],
             expected=f"a byte count from 0 to {len(body):,}",
         )
     size = int(header_length)

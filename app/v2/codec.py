@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app import json_body
 from app.columnar import WARNING_TYPES, ColumnarPrediction
 from app.predictor import Predictor
 from app.v2 import binary
@@ -48,15 +49,55 @@ def output_metadata(predictor: Predictor) -> list[dict[str, Any]]:
     ]
 
 
+_TRITON_TYPES = {"BYTES": "TYPE_STRING", "FP64": "TYPE_FP64", "FP32": "TYPE_FP32"}
+
+
+def model_config(predictor: Predictor, versions: list[int], max_batch_size: int) -> dict[str, Any]:
+    """Triton's model configuration extension (GET /v2/models/{name}/config), for the same tensors
+    as the metadata: dims without the batch dimension, which max_batch_size bounds."""
+
+    def tensors(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"name": t["name"], "data_type": _TRITON_TYPES[t["datatype"]], "dims": t["shape"][1:] or [1]} for t in found]
+
+    return {
+        "name": predictor.name,
+        "platform": "catembed_numpy",
+        "backend": "catembed",
+        "max_batch_size": max_batch_size,
+        "input": tensors(input_metadata(predictor)),
+        "output": tensors(output_metadata(predictor)),
+        "version_policy": {"specific": {"versions": [str(v) for v in versions]}},
+    }
+
+
+def model_metadata(predictor: Predictor, versions: list[int]) -> dict[str, Any]:
+    """The model metadata both doors answer: ``versions`` are the ready ones."""
+    return {
+        "name": predictor.name,
+        "versions": [str(v) for v in versions],
+        "platform": "catembed_numpy",
+        "inputs": input_metadata(predictor),
+        "outputs": output_metadata(predictor),
+    }
+
+
 def _bad(message: str, field: str, value: Any = None, expected: str | None = None) -> InvalidInput:
     return InvalidInput(message, field=field, value=value, expected=expected)
 
 
 def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> InferRequest:
     try:
-        payload = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
+        # tritonclient writes a missing FP64 as NaN: read as a missing number, as null is (±Infinity
+        # is read too, and refused by the numeric check as not finite, naming the input and row)
+        payload = json_body.loads(header, nan=True)
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
         raise _bad(f"request body is not valid JSON: {exc}", "body", expected="a v2 inference request") from None
+    return decode_payload(payload, data, predictor)
+
+
+def decode_payload(payload: Any, data: memoryview, predictor: Predictor) -> InferRequest:
+    """A request as the JSON header reads (the gRPC door builds the same dict from its message),
+    with the binary tensors its ``binary_data_size`` parameters point into."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
         raise _bad("the body must be an object with a non-empty 'inputs' list", "inputs", expected="a v2 inference request")
     request_id = payload.get("id")
@@ -65,12 +106,12 @@ def decode_request(header: bytes, data: memoryview, predictor: Predictor) -> Inf
     columns: dict[str, Any] = {}
     text: set[str] = set()
     offset = 0
-    categorical = set(predictor.categorical)
+    categorical, numeric = set(predictor.categorical), set(predictor.numeric)
     for position, tensor in enumerate(payload["inputs"]):
         name, datatype, rows, parameters = _describe(tensor, position)
         if name in columns:
             raise _bad(f"input {name!r} is given twice", name, expected="one tensor per feature")
-        if name not in categorical and datatype not in NUMERIC_INPUTS:
+        if name in numeric and datatype not in NUMERIC_INPUTS:  # an unknown name: the parser names it
             raise _bad(f"input {name!r} is numeric; {datatype} is not a number type", name, datatype, "FP64, FP32 or INT64")
         size = parameters.get("binary_data_size")
         if size is not None:
@@ -95,7 +136,7 @@ def _describe(tensor: Any, position: int) -> tuple[str, str, int, dict[str, Any]
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise _bad(f"{where} must be an object with a 'name'", where, expected="{name, shape, datatype, data}")
     name, shape, datatype = tensor["name"], tensor.get("shape"), tensor.get("datatype")
-    if datatype != "BYTES" and datatype not in binary.NUMPY_TYPES:
+    if not isinstance(datatype, str) or (datatype != "BYTES" and datatype not in binary.NUMPY_TYPES):
         raise _bad(f"input {name!r}: unknown datatype {datatype!r}", name, datatype, "a v2 datatype such as BYTES or FP64")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape) and shape[1:] in ([], [1]) and shape):
         raise _bad(f"input {name!r}: shape {shape!r} is not [N] or [N, 1]", name, shape, "[N] or [N, 1]")
@@ -141,10 +182,10 @@ def _requested_outputs(payload: dict[str, Any], predictor: Predictor) -> list[tu
     return chosen
 
 
-def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[bytes, int | None]:
-    """The response body, and the JSON part's length when binary outputs follow it."""
+def output_tensors(result: ColumnarPrediction, request: InferRequest) -> list[tuple[str, str, list[int], Any, bool]]:
+    """(name, datatype, shape, flat data, as binary) of each requested output, in request order."""
     n = result.n_rows
-    outputs, chunks = [], []
+    tensors = []
     data: Any
     for name, as_binary in request.outputs:
         column = result.outputs[name]
@@ -154,6 +195,14 @@ def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[
             datatype, shape, data = "FP32", [n, column.shape[1]], column.astype(np.float32).ravel()
         else:
             datatype, shape, data = "FP64", [n], column
+        tensors.append((name, datatype, shape, data, as_binary))
+    return tensors
+
+
+def encode_response(result: ColumnarPrediction, request: InferRequest) -> tuple[bytes, int | None]:
+    """The response body, and the JSON part's length when binary outputs follow it."""
+    outputs, chunks = [], []
+    for name, datatype, shape, data, as_binary in output_tensors(result, request):
         tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": shape}
         if as_binary:
             raw = binary.encode(datatype, data)

@@ -24,10 +24,10 @@ from app.lookup import ModelNotFound, model_versions, served_model, server_ready
 from app.responses import FastJSONResponse
 from app.serving import ServedModel
 from app.v2 import binary, codec
-from features.errors import CatembedError
+from features.errors import CatembedError, NotFound
 from features.schema import NAME_PATTERN
 
-EXTENSIONS = ["binary_tensor_data"]
+EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository"]
 THREADPOOL_BYTES = 64 * 1024  # as /predict: big batches go to a worker thread
 
 
@@ -65,7 +65,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def _model(request: Request, name: str, version: str | None) -> ServedModel:
     if version is None:
         return served_model(request, name)
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
         raise ModelNotFound(f"model {name!r} has no version {version!r}; versions are integers", field="version", value=version)
     return served_model(request, name, int(version))
 
@@ -82,21 +82,14 @@ async def ready(request: Request) -> FastJSONResponse:
 
 
 @router.get("", summary="Server metadata (v2)")
+@router.get("/", include_in_schema=False)  # the published OIP spec writes GET /v2/
 async def server_metadata() -> FastJSONResponse:
     return FastJSONResponse({"name": "catembed", "version": __version__, "extensions": EXTENSIONS})
 
 
 async def _metadata(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
     predictor = _model(request, name, version).predictor
-    return FastJSONResponse(
-        {
-            "name": predictor.name,
-            "versions": [str(v) for v in model_versions(request, predictor.name)],
-            "platform": "catembed_numpy",
-            "inputs": codec.input_metadata(predictor),
-            "outputs": codec.output_metadata(predictor),
-        }
-    )
+    return FastJSONResponse(codec.model_metadata(predictor, model_versions(request, predictor.name)))
 
 
 async def _ready(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
@@ -143,6 +136,28 @@ async def model_ready(request: Request, name: Name) -> FastJSONResponse:
 @router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness (v2)", responses=ERRORS)
 async def version_ready(request: Request, name: Name, version: Version) -> FastJSONResponse:
     return await _ready(request, name, version)
+
+
+@router.get("/models/{name}/config", summary="Model configuration (Triton's extension)", responses=ERRORS)
+async def config(request: Request, name: Name) -> FastJSONResponse:
+    return _config(request, name)
+
+
+@router.get("/models/{name}/versions/{version}/config", summary="Model version configuration", responses=ERRORS)
+async def version_config(request: Request, name: Name, version: Version) -> FastJSONResponse:
+    return _config(request, name, version)
+
+
+def _config(request: Request, name: str, version: str | None = None) -> FastJSONResponse:
+    predictor = _model(request, name, version).predictor
+    versions = model_versions(request, predictor.name)
+    return FastJSONResponse(codec.model_config(predictor, versions, request.app.state.settings.max_records))
+
+
+@router.get("/models/{name}/stats", summary="Model statistics (Triton's extension): not kept; see /metrics", responses=ERRORS)
+async def stats(request: Request, name: Name) -> FastJSONResponse:
+    _model(request, name, None)  # an unknown model is its own 404
+    raise NotFound(f"model {name!r}: per-model statistics are not kept here; GET /metrics has them (Prometheus)")
 
 
 INFER = {

@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from bench.quality.datasets import Dataset
 from features.artifacts import load_bundle
-from features.categorical import COVERAGE_MIN_ROWS
+from features.coverage import common_values
 from features.embedding_features import EmbeddingFeatures
 
 # One thread: on this shared 2-core machine LightGBM's OpenMP threads spin against the other
@@ -174,10 +174,8 @@ def embedding_columns(
 def coverage(encoder: Any) -> float | None:
     """Share of the category values with ≥ 5 training rows (over every categorical feature) that
     have their own vector; None for a set without categorical features."""
-    common = own = 0
-    for categorical in encoder.categorical_.values():
-        common += categorical.n_common_values_
-        own += sum(1 for n in categorical.counts_ if n >= COVERAGE_MIN_ROWS)
+    counted = [common_values(categorical) or (0, 0) for categorical in encoder.categorical_.values()]
+    common, own = sum(c for c, _ in counted), sum(o for _, o in counted)
     return own / common if common else None
 
 

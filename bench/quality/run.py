@@ -33,7 +33,7 @@ from bench.quality.methods import Score, embedding_columns, run_catboost, run_ca
 # on those very rows; lightgbm+emb-pc1: the same, each feature's vector cut to its first principal
 # component (EmbeddingFeatures(components=1)); lightgbm+emb-oof: out-of-fold, from FOLDS networks
 # that never saw the row (`catembed train --out-of-fold`). The last costs FOLDS more trainings and
-# did not win on the six sets (docs/coverage.md), so it runs only when asked for.
+# did not win on the six sets (docs/decisions.md: out-of-fold), so it runs only when asked for.
 METHODS = ("catembed", "lightgbm", "catboost", "lightgbm+emb", "lightgbm+emb-pc1", "lightgbm+emb-oof")
 DEFAULT_METHODS = METHODS[:5]
 FOLDS = 5

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from features.arrow_batch import encode_batch
+from features.one_row import OneRowEncoder
 from tests.app.conftest import assert_error, records, settings_for
 from tests.conftest import FAST
 from tests.synthetic import planted_frame
@@ -59,7 +60,7 @@ def test_records_fast_path_and_batches_agree(client, both_run, rows):
     output = load_graph(both_run)(expected.categorical, expected.numeric)
     np.testing.assert_allclose(_probabilities(batch.json()), both_run.target.probabilities(output)[:, 1], rtol=1e-5)
     clean = next(r for r in rows if all(v is not None for v in r.values()) and 1 < r["size"] < 5)
-    codes, numeric, _ = both_run.encoder.one_row(1000).encode(clean)  # the single clean record's fast path
+    codes, numeric, _ = OneRowEncoder(both_run.encoder, 1000).encode(clean)  # the single clean record's fast path
     general = both_run.encoder.transform({name: [value] for name, value in clean.items()})
     assert codes == [int(c[0]) for c in general.categorical]
     np.testing.assert_array_equal(numeric, general.numeric[0])
@@ -67,10 +68,14 @@ def test_records_fast_path_and_batches_agree(client, both_run, rows):
     np.testing.assert_allclose(_probabilities(single), _probabilities(client.post("/predict", json={"records": [clean]}).json()))
 
 
-def load_graph(run):
-    from features.artifacts import load_bundle
+def load_bundle(run):
+    from features.artifacts import load_bundle as load
 
-    return load_bundle(run.path.parent, int(run.path.name)).graph
+    return load(run.path.parent, int(run.path.name))
+
+
+def load_graph(run):
+    return load_bundle(run).graph
 
 
 def test_an_unseen_number_gets_its_number_and_the_unknown_vector(client, rows):
@@ -118,3 +123,41 @@ def test_arrow_batches_encode_as_the_encoder_does(both_run):
     for a, b in zip(from_arrow.categorical, from_frame.categorical, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(from_arrow.numeric, from_frame.numeric)
+
+
+def test_the_encoders_round_trip_as_data_with_the_column_in_both_lists(both_run):
+    from features.encoder_state import encoders_as_data, encoders_from_data
+
+    encoder, _ = encoders_from_data(*encoders_as_data(both_run.encoder, both_run.target))
+    assert encoder.categorical == both_run.encoder.categorical and "size" in encoder.numeric
+    frame = planted_frame(n=200, task="binary", seed=3)
+    for a, b in zip(encoder.transform(frame).model_inputs(), both_run.encoder.transform(frame).model_inputs(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_onnx_takes_the_column_once_as_a_double_and_answers_as_the_service(both_run):
+    import onnxruntime
+
+    from training.export.onnx import export_model
+
+    bundle = load_bundle(both_run)
+    exported = export_model(bundle)  # refuses to return unless its parity rows match the NumPy graph
+    session = onnxruntime.InferenceSession(exported.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    inputs = {i.name: i.type for i in session.get_inputs()}
+    assert list(inputs) == ["color", "city", "size", "x"] and inputs["size"] == "tensor(double)"
+    frame = planted_frame(n=300, task="binary", seed=4)
+    frame.loc[::9, "size"] = 9  # a number never seen: the unknown row, and its number clipped
+    frame.loc[1::13, "size"] = np.nan
+    feeds = {
+        "color": np.asarray(["" if v is None or v != v else str(v) for v in frame["color"]], dtype=object),
+        "city": np.asarray([str(v) for v in frame["city"]], dtype=object),
+        "size": frame["size"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "x": frame["x"].to_numpy(dtype=np.float64, na_value=np.nan),
+    }
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+    batch = bundle.encoder.transform(frame)
+    size = bundle.encoder.categorical.index("size")
+    assert (batch.categorical[size] == 0).sum() >= 300 // 9
+    np.testing.assert_array_equal(got["size__embedding"], bundle.graph.embeddings[size][batch.categorical[size]])
+    expected = bundle.target.probabilities(bundle.graph(batch.categorical, batch.numeric))
+    np.testing.assert_allclose(got["probabilities"], expected, atol=1e-5, rtol=0)

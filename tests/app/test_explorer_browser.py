@@ -7,6 +7,7 @@ when it can, and these tests skip, saying why, when /usr/bin/chromium or Playwri
 
 from __future__ import annotations
 
+import json
 import os
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ if not os.access(CHROMIUM, os.X_OK):
     )
 
 from tests.app.live import ROOT, LiveServer
+from tests.app.versions import versions_with_a_moved_value
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +70,16 @@ def browser(launch_browser):
 
 
 @pytest.fixture(scope="module")
-def server(binary_run):
-    with LiveServer(binary_run.path.parent, CATEMBED_MODEL_VERSION=binary_run.path.name) as live:
+def moved(tmp_path_factory, binary_run):
+    """The one served folder of this module: the binary model as version 1 and, served, a version 2
+    in which one city's vector moved (for the version comparison)."""
+    folder = tmp_path_factory.mktemp("explorer") / "binary"
+    return folder, versions_with_a_moved_value(folder, binary_run, 2)
+
+
+@pytest.fixture(scope="module")
+def server(moved):
+    with LiveServer(moved[0]) as live:
         yield live
 
 
@@ -225,3 +235,188 @@ def test_model_picker_switches_between_the_repository_models(page, tmp_path, bin
         )
         page.wait_for_selector('#report-link[href="/models/binary/report"]:not([hidden])')
         watch.check(server.url)
+
+
+# ---------- the map: stored maps, 3-D, neighbours, labels, tooltip, metadata, versions ----------
+
+
+def labels(page) -> list[dict]:
+    return json.loads(page.get_attribute("#map", "data-labels"))
+
+
+def canvas_size(page) -> tuple[float, float]:
+    return float(page.get_attribute("#map", "data-width")), float(page.get_attribute("#map", "data-height"))
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
+    return [
+        (a["text"], b["text"])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if min(a["x"] + a["w"], b["x"] + b["w"]) > max(a["x"], b["x"])
+        and min(a["y"] + a["h"], b["y"] + b["h"]) > max(a["y"], b["y"])
+    ]
+
+
+def test_stored_maps_the_3d_view_and_the_unknown_vector(page, server, binary_run):
+    watch = Watch(page)
+    page.goto(server.url + "/?feature=city")
+    count = wait_for_map(page, "city")
+    assert page.eval_on_selector_all("#method option", "options => options.map(o => o.value)") == ["pca", "tsne"]
+    assert "computed at training" in page.inner_text("#feature-stats")
+    # the unknown vector is drawn, marked and named
+    width, height = canvas_size(page)
+    x, y = map(float, page.get_attribute("#map", "data-unknown").split(","))
+    assert 0 <= x <= width and 0 <= y <= height
+    assert any(label["kind"] == "unknown" and label["text"] == "unknown vector" for label in labels(page))
+
+    page.select_option("#view-dim", "3")
+    page.wait_for_selector('#map[data-dim="3"]', state="attached")
+    assert int(page.get_attribute("#map", "data-point-count")) == count
+    page.select_option("#method", "tsne")
+    page.wait_for_selector('#map[data-method="tsne"][data-dim="2"]', state="attached")  # t-SNE is flat
+    assert page.is_disabled('#view-dim option[value="3"]') and int(page.get_attribute("#map", "data-point-count")) == count
+    assert "t-SNE (cosine), computed at training" in page.inner_text("#feature-stats")
+    page.select_option("#feature", "color")  # six colours: PCA only
+    wait_for_map(page, "color")
+    assert page.eval_on_selector_all("#method option", "options => options.map(o => o.value)") == ["pca"]
+    watch.check(server.url)
+
+
+def test_neighbours_are_highlighted_labelled_and_isolated(page, server, binary_run):
+    watch = Watch(page)
+    value = binary_run.encoder.categorical_["city"].vocabulary_[0]
+    page.goto(server.url + f"/?feature=city&value={quote(value, safe='')}")
+    page.wait_for_selector(f'#card[data-value="{value}"]:not([hidden])')
+    page.wait_for_selector('#map:not([data-neighbours="0"])', state="attached")
+    expected = httpx.get(f"{server.url}/embeddings/city/{quote(value, safe='')}/neighbors?k=10").json()["neighbors"]
+    assert page.get_attribute("#map", "data-neighbours") == "10"
+    drawn = labels(page)
+    assert [(d["value"], d["kind"]) for d in drawn[:11]] == [(value, "selected")] + [(n["value"], "neighbour") for n in expected]
+    width, height = canvas_size(page)
+    assert all(d["x"] >= 0 and d["x"] + d["w"] <= width and d["y"] >= 0 and d["y"] + d["h"] <= height for d in drawn)
+    assert overlapping(drawn) == []
+    # pushed against the right edge, the selected value's label turns to the left of its point
+    page.focus("#map-canvas")
+    for _ in range(40):
+        selected = next(d for d in labels(page) if d["kind"] == "selected")
+        if selected["px"] + 12 + selected["w"] > width:  # no room on its right any more
+            break
+        page.keyboard.press("ArrowLeft")
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert selected["px"] <= width and selected["px"] + 12 + selected["w"] > width
+    assert selected["x"] + selected["w"] <= width and selected["x"] < selected["px"]
+    # isolate: only the value and its neighbours are drawn
+    page.check("#isolate")
+    page.wait_for_selector('#map[data-point-count="11"]', state="attached")
+    assert {d["value"] for d in labels(page)} == {value, *(n["value"] for n in expected)}
+    page.fill("#neighbour-count", "3")
+    page.dispatch_event("#neighbour-count", "change")
+    page.wait_for_selector('#map[data-point-count="4"]', state="attached")
+    assert page.eval_on_selector_all("#neighbors button", "bs => bs.map(b => b.dataset.value)") == [
+        n["value"] for n in expected[:3]
+    ]
+    watch.check(server.url)
+
+
+def test_no_stale_tooltip_and_no_stray_cursor(page, server, binary_run):
+    watch = Watch(page)
+    page.goto(server.url + "/?feature=city")
+    wait_for_map(page, "city")
+    box = page.locator("#map-canvas").bounding_box()
+    target = next(d for d in labels(page) if d["kind"] == "frequent")
+    page.mouse.move(box["x"] + target["px"], box["y"] + target["py"])
+    page.wait_for_selector("#tooltip:not([hidden])")
+    assert page.inner_text("#tooltip").startswith(target["value"])
+    page.select_option("#feature", "size")  # the pointer has not moved: the old tooltip must go
+    wait_for_map(page, "size")
+    assert page.is_hidden("#tooltip")
+    # a click leaves no cursor mark on the map; the keyboard shows it, the pointer hides it again
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    assert page.get_attribute("#map", "data-cursor") == "hidden"
+    page.keyboard.press("ArrowUp")
+    page.wait_for_selector('#map[data-cursor="shown"]', state="attached")
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    page.wait_for_selector('#map[data-cursor="hidden"]', state="attached")
+    watch.check(server.url)
+
+
+def test_a_dropped_metadata_csv_names_and_colours_the_values(page, server, binary_run):
+    watch = Watch(page)
+    vocabulary = binary_run.encoder.categorical_["city"].vocabulary_
+    rows = [f'"{v}","Town {i}",{"coast" if i % 2 else "inland"},{i * 10}' for i, v in enumerate(vocabulary[:-1])]  # one left out
+    text = "city,label,region,population\n" + "\n".join(rows) + "\n"
+    page.goto(server.url + "/?feature=size")  # the file's first column names its feature: city
+    wait_for_map(page, "size")
+    posted = []
+    page.on("request", lambda r: posted.append(r.url) if r.method != "GET" else None)
+    page.evaluate(
+        """text => { const data = new DataTransfer(); data.items.add(new File([text], "cities.csv", {type: "text/csv"}));
+           document.getElementById("map").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true})); }""",
+        text,
+    )
+    page.wait_for_selector("#status:has-text('metadata for city read from cities.csv')")
+    page.select_option("#feature", "city")
+    wait_for_map(page, "city")
+    options = page.eval_on_selector_all("#colour-by option", "options => options.map(o => o.value)")
+    assert {"meta:label", "meta:region", "meta:population"} <= set(options)
+    assert f"{len(vocabulary) - 1} of {len(vocabulary)} values have metadata" in page.inner_text("#metadata-status")
+    page.select_option("#colour-by", "meta:region")
+    shown = page.eval_on_selector_all("#colour-bar .category", "items => items.map(i => i.dataset.label)")
+    assert set(shown) == {"coast", "inland", "no metadata"}
+    page.select_option("#colour-by", "meta:population")
+    assert page.get_attribute("#colour-bar", "data-kind") == "ramp"
+    assert (page.get_attribute("#colour-bar", "data-min"), page.get_attribute("#colour-bar", "data-max")) == (
+        "0",
+        str((len(vocabulary) - 2) * 10),
+    )
+    assert any(d["text"] == f"{vocabulary[0]} · Town 0" for d in labels(page))
+    page.fill("#search", "Town 3")  # a label finds its value
+    page.press("#search", "Enter")
+    page.wait_for_selector(f'#card[data-value="{vocabulary[3]}"]:not([hidden])')
+    assert "Town 3" in page.inner_text("#card-title") and "coast" in page.inner_text("#card-meta")
+    assert posted == [] or all("/predict" in u for u in posted)  # the file itself went nowhere
+    watch.check(server.url)
+
+
+def test_compare_versions_lists_the_moved_value_first_and_colours_the_map(page, server, moved):
+    watch = Watch(page)
+    page.goto(server.url + "/?feature=city")
+    wait_for_map(page, "city")
+    page.wait_for_selector('#compare-section[data-from="1"][data-to="2"]', state="attached")
+    assert page.get_attribute("#compare-section", "data-top") == moved[1]
+    first = page.eval_on_selector_all("#moved button", "bs => bs.map(b => b.dataset.value)")[0]
+    assert first == moved[1]
+    page.select_option("#colour-by", "moved")
+    assert "moved from version 1 to 2" in page.get_attribute("#colour-bar", "data-title")
+    page.click(f'#moved button[data-value="{moved[1]}"]')
+    page.wait_for_selector(f'#card[data-value="{moved[1]}"]:not([hidden])')
+    page.select_option("#compare-to", "1")  # the same version twice: nothing to compare
+    page.click("#compare")
+    page.wait_for_selector("#compare-summary:has-text('Pick two different versions')")
+    watch.check(server.url)
+
+
+def test_the_explorer_leaves_the_served_traffic_figures_alone(page, server, binary_run):
+    from tests.app.test_reload import metric
+
+    before = httpx.get(server.url + "/metrics").text
+    served_unknown = httpx.get(server.url + "/model").json()["coverage"]["color"]["served_unknown"]  # earlier tests' own calls
+    watch = Watch(page)
+    page.goto(server.url + "/")
+    shown_probability(page)
+    page.fill("#field-color", "a colour never seen")
+    page.wait_for_selector("#warnings li")
+    page.click("#sweep")
+    page.wait_for_selector("#sweep-chart .bar")
+    assert "X-Catembed-Client: explorer" in page.inner_text("#whatif-section")
+    after = httpx.get(server.url + "/metrics").text
+    key = {"model": "binary", "version": "2"}
+    for name in ("catembed_predictions_total", "catembed_records_total"):
+        assert metric(after, name, **key) == metric(before, name, **key)
+    assert metric(after, "catembed_unknown_category_total", feature="color", **key) == metric(
+        before, "catembed_unknown_category_total", feature="color", **key
+    )
+    assert metric(after, "catembed_explorer_requests_total", route="/predict", status="200") >= 3
+    assert httpx.get(server.url + "/model").json()["coverage"]["color"]["served_unknown"] == served_unknown
+    watch.check(server.url)

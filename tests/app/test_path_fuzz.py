@@ -105,7 +105,7 @@ def test_traversal_paths_open_no_file(client, binary_run):
     depth = "../" * len(bundle.parts)
     targets = [
         "/embeddings/" + quote(f"{depth}{bundle}/manifest.json", safe="") + "/x",
-        "/embeddings/color/" + quote(f"{depth}{bundle}/encoders.joblib", safe=""),
+        "/embeddings/color/" + quote(f"{depth}{bundle}/encoders.json", safe=""),
         "/embeddings/color/" + quote(f"{depth}etc/passwd", safe="") + "/neighbors",
         "/embeddings/" + quote(str(bundle), safe=""),
     ]
@@ -183,3 +183,34 @@ def test_model_names_cannot_escape_the_artifact_root(tmp_path):
             check_name(name)
     assert check_name("flights-2.v1") == "flights-2.v1"
     assert not list(Path(tmp_path).iterdir())
+
+
+# ---- issue 28: integers in paths and queries are range-checked before use ----
+
+HUGE = "18446744073709551616"  # 2**64: orjson refused to echo it, so the 404 itself was a 500
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/models/binary/versions/{HUGE}/model",
+        f"/models/binary/versions/{HUGE}/predict",
+        f"/models/binary/versions/{HUGE}/embeddings/color/red",
+        "/models/binary/versions/" + "9" * 5_000 + "/model",
+        "/models/binary/versions/%C2%B2/model",  # "²": str.isdigit() says yes, int() says no
+        "/models/binary/versions/0/model",
+        "/embeddings/color?offset=99999999999999999999",
+        "/embeddings/color?offset=" + "9" * 5_000,
+        f"/v2/models/binary/versions/{HUGE}",
+        f"/v2/models/binary/versions/{HUGE}/ready",
+        "/v2/models/binary/versions/%C2%B2/ready",
+    ],
+    ids=lambda p: p[:60],
+)
+def test_out_of_range_integers_are_4xx_in_the_error_shape(client, example, path):
+    response = client.post(path, json=example) if path.endswith("predict") else client.get(path)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    body = response.json()
+    assert set(body) == {"error"} and len(response.content) < 2_000
+    if not path.startswith("/v2"):
+        assert_error(response, response.status_code)

@@ -30,12 +30,13 @@ def test_coordinates_are_the_pca_of_the_learned_vectors(client, binary_run):
     table = binary_run.model.get_layer("embedding_city").get_weights()[0][1:].astype(np.float64)
     centred = table - table.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    expected = centred @ vt[:2].T
-    coords = np.column_stack([body["x"], body["y"]])
-    # the same axes up to their sign (the service fixes it: largest loading positive)
+    expected = centred @ vt[:3].T
+    coords = np.column_stack([body["x"], body["y"], body["z"]])
+    # the same axes up to their sign (training fixes it: largest loading positive), stored in the bundle
     np.testing.assert_allclose(np.abs(coords), np.abs(expected), atol=2e-5)
     share = singular**2 / (singular**2).sum()
-    np.testing.assert_allclose(body["explained_variance"], share[:2], rtol=1e-4)
+    np.testing.assert_allclose(body["explained_variance"], share[:3], rtol=1e-4)
+    assert body["stored"] is True and body["projection"] == "pca"
 
 
 def test_deterministic_across_calls_and_loads(client, binary_run):
@@ -78,7 +79,9 @@ def test_effect_for_other_tasks(task, request):
 def test_unknown_feature_numeric_feature_and_method(client):
     assert "'color', 'city', 'size'" in assert_error(client.get("/embeddings/colour/projection"), 404, "feature")["message"]
     assert "numeric" in assert_error(client.get("/embeddings/x/projection"), 404, "feature")["message"]
-    assert_error(client.get("/embeddings/color/projection?method=tsne"), 422, "query.method")
+    # six colours are too few for t-SNE: the bundle has only PCA for them, and the error lists it
+    assert "it has pca" in assert_error(client.get("/embeddings/color/projection?method=tsne"), 422, "method")["message"]
+    assert_error(client.get("/embeddings/city/projection?method=umap"), 422, "method")
     # the single-value routes are untouched by the new one
     assert client.get("/embeddings/color/red").status_code == 200
     assert client.get("/embeddings/color/red/neighbors?k=2").status_code == 200
@@ -101,9 +104,9 @@ def test_model_reports_coverage_per_feature(client, binary_run):
     assert set(coverage) == {"color", "city", "size"}
     for name, numbers in coverage.items():
         encoder = binary_run.encoder.categorical_[name]
-        assert numbers["values_with_vector"] == len(encoder.vocabulary_)
+        assert numbers["vocabulary_size"] == len(encoder.vocabulary_)
         assert numbers["values_folded"] == encoder.n_rare_values_
-        assert numbers["vocabulary_size"] == len(encoder.vocabulary_) + encoder.n_rare_values_
+        assert numbers["values_seen"] == len(encoder.vocabulary_) + encoder.n_rare_values_
         assert numbers["embedding_dim"] == binary_run.model.get_layer(f"embedding_{name}").get_weights()[0].shape[1]
         assert numbers["training_rows"] == sum(encoder.counts_) + encoder.n_rare_rows_ + encoder.n_missing_rows_
 
@@ -133,3 +136,58 @@ def test_two_dimensional_embeddings_are_plotted_raw(tmp_path):
     assert body["projection"] == "raw" and body["dimension"] == 2
     np.testing.assert_allclose(np.column_stack([body["x"], body["y"]]), table[1:], atol=1e-6)
     assert [body["unknown"]["x"], body["unknown"]["y"]] == pytest.approx(table[0].tolist(), abs=1e-6)
+
+
+def _copy_without_stored_maps(run, folder):
+    """The bundle as catembed wrote it before projections.npz: no file, no manifest entry."""
+    import json
+    import shutil
+
+    shutil.copytree(run.path, folder / "1")
+    manifest = json.loads((folder / "1" / "manifest.json").read_text())
+    del manifest["projections"], manifest["files"]["projections.npz"]
+    (folder / "1" / "projections.npz").unlink()
+    (folder / "1" / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_an_older_bundle_gets_the_same_pca_computed_and_only_pca(binary_run, client, tmp_path):
+    from app.settings import Settings
+
+    _copy_without_stored_maps(binary_run, tmp_path / "old")
+    stored = client.get("/embeddings/city/projection").json()
+    assert stored["methods"] == ["pca", "tsne"] and stored["stored"] is True
+    with TestClient(create_app(Settings(model_dir=tmp_path / "old"))) as old:
+        body = old.get("/embeddings/city/projection").json()
+        assert body["methods"] == ["pca"] and body["stored"] is False
+        for axis in ("x", "y", "z"):
+            np.testing.assert_allclose(body[axis], stored[axis], atol=1e-5)
+        assert_error(old.get("/embeddings/city/projection?method=tsne"), 422, "method")
+
+
+def test_a_stored_map_that_is_not_plain_data_refuses_the_bundle(binary_run, tmp_path):
+    import json
+    import shutil
+
+    from app.serving import load_served_model
+    from app.settings import Settings
+    from features.artifacts import sha256_of
+    from features.errors import BundleError
+
+    for name, arrays in (
+        ("pickled", {"pca_0": np.array([{"x": 1}], dtype=object)}),  # an object array: np.load refuses to unpickle
+        ("short", {"pca_0": np.zeros((2, 3), dtype=np.float32)}),  # fewer rows than the table
+    ):
+        folder = tmp_path / name
+        shutil.copytree(binary_run.path, folder / "1")
+        with open(folder / "1" / "projections.npz", "wb") as fh:
+            np.savez(fh, **arrays)
+        manifest = json.loads((folder / "1" / "manifest.json").read_text())
+        manifest["files"]["projections.npz"] = sha256_of(folder / "1" / "projections.npz")
+        manifest["projections"]["features"] = {"color": {"pca": {"array": "pca_0"}}}
+        (folder / "1" / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(BundleError, match=r"projections\.npz"):
+            load_served_model(Settings(model_dir=folder))
+
+
+def test_model_serves_the_stored_importance(client, binary_run):
+    assert client.get("/model").json()["importance"] == binary_run.manifest["importance"]

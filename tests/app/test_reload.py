@@ -81,7 +81,7 @@ def test_new_version_lands_under_load_without_a_failed_request(model_dir, binary
 
 def test_corrupt_version_is_refused_and_the_old_one_keeps_serving(model_dir, binary_run):
     example = binary_run.manifest["example"]
-    with TestClient(create_app(Settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, allow_admin_without_key=True))) as client:
         shutil.copytree(model_dir / "1", model_dir / "2")
         with open(model_dir / "2" / "graph.npz", "r+b") as fh:
             fh.seek(100)
@@ -104,8 +104,24 @@ def test_corrupt_version_is_refused_and_the_old_one_keeps_serving(model_dir, bin
         assert client.get("/ready").json()["version"] == 3
 
 
+def test_a_version_caught_half_copied_is_loaded_once_the_copy_completes(model_dir, binary_run):
+    """A refused version is not tried again while its files stay as they were, but a copy that was
+    still running when the poll looked (graph.npz half written) loads once the files are complete."""
+    example = binary_run.manifest["example"]
+    with TestClient(create_app(Settings(model_dir=model_dir, allow_admin_without_key=True))) as client:
+        shutil.copytree(model_dir / "1", model_dir / "2")
+        graph = (model_dir / "2" / "graph.npz").read_bytes()
+        (model_dir / "2" / "graph.npz").write_bytes(graph[: len(graph) // 2])  # the copy is not done yet
+        assert_error(client.post("/admin/reload"), 409, "version")
+        assert client.post("/admin/reload").json()["status"] == "unchanged"  # unchanged files: not retried
+        (model_dir / "2" / "graph.npz").write_bytes(graph)  # the copy completes
+        swapped = client.post("/admin/reload").json()
+        assert swapped["status"] == "reloaded" and swapped["version"] == 2 and swapped["refused"] == {}
+        assert client.post("/predict", json=example).json()["version"] == 2
+
+
 def test_incompatible_version_is_refused(model_dir, multiclass_run, binary_run):
-    with TestClient(create_app(Settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, allow_admin_without_key=True))) as client:
         shutil.copytree(multiclass_run.path, model_dir / "2")  # same features, other task and labels
         error = assert_error(client.post("/admin/reload"), 409, "version")
         assert "incompatible" in error["message"] and "task binary -> multiclass" in error["message"]
@@ -115,6 +131,6 @@ def test_incompatible_version_is_refused(model_dir, multiclass_run, binary_run):
 
 def test_pinned_version_is_never_replaced(model_dir):
     shutil.copytree(model_dir / "1", model_dir / "2")
-    with TestClient(create_app(Settings(model_dir=model_dir, model_version=1))) as client:
+    with TestClient(create_app(Settings(model_dir=model_dir, model_version=1, allow_admin_without_key=True))) as client:
         body = client.post("/admin/reload").json()
         assert body["status"] == "unchanged" and body["version"] == 1

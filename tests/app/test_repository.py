@@ -135,8 +135,9 @@ def test_a_broken_model_is_unavailable_while_the_others_serve(server, binary_run
 @pytest.mark.slow
 def test_the_repository_routes_need_the_api_key(server):
     for path in ("/v2/repository/index", "/v2/repository/models/twin/load", "/v2/repository/models/twin/unload"):
-        assert_error(httpx.post(f"{server.url}{path}"), 401)
-        assert_error(httpx.post(f"{server.url}{path}", headers={"Authorization": "Bearer wrong"}), 401)
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            refused = httpx.post(f"{server.url}{path}", headers=headers)
+            assert refused.status_code == 401 and isinstance(refused.json()["error"], str)  # v2's shape, as on all /v2
     assert_error(httpx.post(f"{server.url}/models/twin/predict", json={}), 401)
     assert httpx.get(f"{server.url}/models").status_code == 200  # listing is open, like /model
     assert httpx.get(f"{server.url}/models/twin/versions/2/embeddings/color/red").status_code == 200
@@ -155,11 +156,12 @@ def test_unload_then_load_and_a_repaired_model_loads(server, repo, binary_run):
     assert loaded.status_code == 200 and loaded.json()["state"] == "READY"
     assert post(server, "/models/twin/predict", example).json()["version"] == 3
     # a broken model stays refused; repaired on disk, a load brings it in
-    assert_error(post(server, "/v2/repository/models/broken/load"), 409, "model")
+    assert post(server, "/v2/repository/models/broken/load").status_code == 409
     shutil.copytree(binary_run.path, repo / "broken" / "2")
     assert post(server, "/v2/repository/models/broken/load").json()["state"] == "READY"
     assert post(server, "/models/broken/predict", example).json()["version"] == 2
-    assert_error(post(server, "/v2/repository/models/nosuch/load"), 404, "model")
+    missing = post(server, "/v2/repository/models/nosuch/load")
+    assert missing.status_code == 404 and set(missing.json()) == {"error"} and "nosuch" in missing.json()["error"]
 
 
 @pytest.mark.slow
@@ -209,11 +211,16 @@ def test_a_bad_model_json_makes_only_that_model_unavailable(tmp_path, binary_run
         shutil.copytree(binary_run.path, tmp_path / name / "1")
     (tmp_path / "misconfigured" / "model.json").write_text('{"version_policy": {"newest": 1}}')
     with TestClient(create_app(Settings(model_repository=tmp_path))) as client:
-        assert client.get("/ready").json() == {"status": "ready", "models": ["good", "misconfigured"]}
+        # the one model that loaded is the default (CATEMBED_DEFAULT_MODEL unset)
+        assert client.get("/ready").json() == {"status": "ready", "model": "good", "version": 1}
         models = {m["name"]: m for m in client.get("/models").json()["models"]}
         assert models["misconfigured"]["state"] == "UNAVAILABLE" and "version_policy" in models["misconfigured"]["reason"]
         assert client.post("/models/good/predict", json=binary_run.manifest["example"]).json()["model"] == "good"
-        # two models and no CATEMBED_DEFAULT_MODEL: today's routes say how to choose
+    shutil.copytree(binary_run.path, tmp_path / "misconfigured" / "2")
+    (tmp_path / "misconfigured" / "model.json").unlink()
+    with TestClient(create_app(Settings(model_repository=tmp_path))) as client:
+        assert client.get("/ready").json() == {"status": "ready", "models": ["good", "misconfigured"]}
+        # two models loaded and no CATEMBED_DEFAULT_MODEL: today's routes say how to choose
         error = assert_error(client.post("/predict", json=binary_run.manifest["example"]), 404, "model")
         assert "CATEMBED_DEFAULT_MODEL" in error["message"]
 
@@ -239,3 +246,48 @@ def test_a_wrong_repository_setting_stops_the_start_with_one_line(tmp_path, bina
     reason = app.state.startup_error
     assert reason.startswith("catembed cannot start: ") and "\n" not in reason
     assert ("is not a folder" if problem == "no folder" else "CATEMBED_DEFAULT_MODEL=nosuch") in reason
+
+
+def test_folders_outside_the_repository_and_manifest_paths_are_refused_without_telling_the_server_paths(tmp_path, binary_run):
+    """A model folder linked to outside the repository loaded, a manifest naming ../../etc/passwd
+    was read and hashed, and /model showed the bundle's absolute path: all three are closed."""
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    shutil.copytree(binary_run.path, root / "good" / "1")
+    shutil.copytree(binary_run.path, outside / "escaped" / "1")
+    (root / "escaped").symlink_to(outside / "escaped")
+    probe = shutil.copytree(binary_run.path, root / "probe" / "1")
+    for name, target in (("probe", "../../../../../../../../etc/passwd"),):
+        manifest = json.loads((probe / "manifest.json").read_text())
+        manifest["files"][target] = "0" * 64
+        (probe / "manifest.json").write_text(json.dumps(manifest))
+        assert name == "probe"
+    with TestClient(create_app(Settings(model_repository=root, default_model="good", allow_admin_without_key=True))) as client:
+        models = {m["name"]: m for m in client.get("/models").json()["models"]}
+        assert models["escaped"]["state"] == "UNAVAILABLE" and "outside the model repository" in models["escaped"]["reason"]
+        assert models["probe"]["state"] == "UNAVAILABLE" and "outside its folder: refused" in models["probe"]["reason"]
+        assert models["good"]["state"] == "READY"
+        refused = client.post("/v2/repository/models/escaped/load")
+        assert refused.status_code == 409 and "outside the model repository" in refused.json()["error"]  # v2's shape
+        for answer in (client.get("/models"), client.get("/model"), client.get("/models/probe"), refused):
+            assert str(tmp_path) not in answer.text, answer.text[:300]
+        assert client.get("/model").json()["path"] == "good/1"
+
+
+def test_the_default_model_stays_the_same_across_loads_and_unloads(tmp_path, binary_run, multiclass_run):
+    """Loading a second model made /predict answer 404 "no default model" until a restart, even
+    after unloading it again. The default is now the one model loaded at start-up, for good."""
+    example = binary_run.manifest["example"]
+    shutil.copytree(binary_run.path, tmp_path / "first" / "1")
+    with TestClient(create_app(Settings(model_repository=tmp_path, allow_admin_without_key=True))) as client:
+        assert client.post("/predict", json=example).json()["model"] == "first"
+        shutil.copytree(multiclass_run.path, tmp_path / "second" / "1")
+        assert client.post("/v2/repository/models/second/load").json()["state"] == "READY"
+        assert client.post("/predict", json=example).json()["model"] == "first"
+        assert client.get("/models").json()["default"] == "first"
+        client.post("/v2/repository/models/second/unload")
+        assert client.post("/predict", json=example).json()["model"] == "first"
+        client.post("/v2/repository/models/first/unload")
+        error = assert_error(client.post("/predict", json=example), 503, "model")  # not another model
+        assert "'first'" in error["message"]
+        client.post("/v2/repository/models/first/load")
+        assert client.post("/predict", json=example).json()["model"] == "first"

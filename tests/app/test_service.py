@@ -59,16 +59,16 @@ def test_bad_bundle_stops_startup_with_one_line(binary_run, tmp_path, damage):
     if damage != "none":
         shutil.copytree(binary_run.path, folder)
     if damage == "corrupt":
-        (folder / "encoders.joblib").write_bytes(b"evil pickle")
+        (folder / "encoders.json").write_bytes(b"evil")
     if damage == "future":
         manifest = json.loads((folder / "manifest.json").read_text())
-        (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+        (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}))
     app = create_app(Settings(model_dir=tmp_path / "m"))
     with pytest.raises(Exception, match=r"catembed|no model version|sha256|format version"), TestClient(app):
         pass
     reason = app.state.startup_error
     assert reason.startswith("catembed cannot start: ") and "\n" not in reason
-    assert str(tmp_path / "m") in reason
+    assert "m" in reason and str(tmp_path) not in reason
 
 
 def test_serving_imports_neither_training_nor_tensorflow(binary_run):

@@ -143,3 +143,46 @@ def test_errors_are_v2_errors(served):
     body = b'{"inputs": [{"name": "nope", "shape": [1], "datatype": "FP64", "data": [1]}]}'
     answer = httpx.post(f"{server.url}/v2/models/{name}/infer", content=body)  # httpx sends no Content-Type for raw bytes
     assert answer.status_code == 400 and set(answer.json()) == {"error"} and "nope" in answer.json()["error"]
+
+
+# ---- issue 28: what standard clients send and print ----
+
+
+def test_a_missing_fp64_sent_as_json_nan_is_a_missing_number_and_infinity_is_refused(served):
+    """tritonclient's JSON encoder writes a missing FP64 as the token NaN; it was a 400 "not valid
+    JSON", so a row with a missing number could not be sent that way at all."""
+    server, client, run = served
+    rows = _rows(run, complete=False)[:40]
+    assert any(r["x"] is None for r in rows)
+    result = client.infer(run.path.parent.name, _inputs(run, rows, binary=False))
+    _assert_equal_to_native(run, result, _native(server, rows))
+
+    numeric = next(f["name"] for f in run.manifest["features"] if f["kind"] == "numeric")
+    for infinite in (math.inf, -math.inf):
+        inputs = _inputs(run, rows[:3], binary=False)
+        bad = triton.InferInput(numeric, [3], "FP64")
+        bad.set_data_from_numpy(np.array([1.0, infinite, 2.0]), binary_data=False)
+        with pytest.raises(InferenceServerException) as refused:
+            client.infer(run.path.parent.name, [i for i in inputs if i.name() != numeric] + [bad])
+        assert refused.value.status() == "400" and "is not a finite number" in refused.value.message()
+
+
+def test_repository_config_and_stats_errors_are_printed_by_tritonclient(served):
+    """The repository routes answered {"error": {...}} and tritonclient crashed formatting them
+    (TypeError: can only concatenate str (not "dict")); config and stats had no route at all."""
+    _server, client, run = served
+    name = run.path.parent.name
+    for call in (lambda: client.load_model(name), lambda: client.unload_model(name), lambda: client.load_model("nosuch")):
+        with pytest.raises(InferenceServerException) as refused:
+            call()
+        assert refused.value.status() == "403" and "CATEMBED_ALLOW_ADMIN_WITHOUT_KEY" in refused.value.message()
+    config = client.get_model_config(name)
+    assert config["name"] == name and config["max_batch_size"] >= 1
+    assert [t["name"] for t in config["input"]] == [t["name"] for t in client.get_model_metadata(name)["inputs"]]
+    with pytest.raises(InferenceServerException) as missing:
+        client.get_model_config("nosuch")
+    assert missing.value.status() == "404" and "nosuch" in missing.value.message()
+    with pytest.raises(InferenceServerException) as stats:
+        client.get_inference_statistics(name)
+    assert stats.value.status() == "404" and "/metrics" in stats.value.message()
+    assert client.is_server_ready() and client.get_server_metadata()["extensions"]

@@ -255,3 +255,34 @@ def test_strings_over_the_limit_are_refused_in_json_and_binary_tensors(binary_ru
             response = _infer(c, body, headers)
             assert response.status_code == 400, response.text
             assert "51 characters is over the limit of 50" in response.json()["error"]
+
+
+# ---- issue 28: inputs that answered 500, and a misleading message ----
+
+
+# header bytes are latin-1: b"\xb2" is "²", a digit to str.isdigit() that int() refuses
+@pytest.mark.parametrize(
+    "length",
+    [b"\xb2", b"1\xb9", b"9" * 5_000, b"-1", b"3 3"],
+    ids=["superscript", "digit-superscript", "5000-digits", "negative", "space"],
+)
+def test_a_header_length_that_is_not_an_ascii_count_is_400(client, binary_run, rows, length):
+    body, _ = _binary_request(binary_run, rows[:3])
+    response = _infer(client, body, {"Inference-Header-Content-Length": length})
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"error"} and "Inference-Header-Content-Length" in response.json()["error"]
+
+
+@pytest.mark.parametrize("datatype", [{}, [], 3, None, True], ids=["object", "list", "number", "null", "bool"])
+def test_a_datatype_that_is_not_a_string_is_400(client, datatype):
+    response = _infer(client, {"inputs": [{"name": "", "datatype": datatype, "shape": [], "data": []}]})
+    assert response.status_code == 400, response.text
+    assert "unknown datatype" in response.json()["error"]
+
+
+def test_an_unknown_input_sent_as_bytes_says_no_input_has_that_name(client, binary_run, rows):
+    tensors = _tensors(binary_run, rows[:2])
+    tensors.append({"name": "zzz", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]})
+    error = _infer(client, {"inputs": tensors}).json()["error"]
+    assert error.startswith("unknown input 'zzz'"), error  # not "input 'zzz' is numeric"
+    assert "numeric" not in error, error

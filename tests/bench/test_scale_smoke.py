@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from bench.scale import GNU_TIME, measure, parquet_rows, parse_time_v
+from bench.measure import GNU_TIME, measure, parquet_rows, parse_time_v
 from bench.scale_data import CATEGORICAL, NUMERIC, TARGET, cached, generate
 
 

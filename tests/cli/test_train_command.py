@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from features.artifacts import list_versions, load_bundle, write_bundle
+from features.artifacts import REQUIRED_FILES, list_versions, load_bundle, write_bundle
 from tests.synthetic import planted_frame
 
 FAST = ["--epochs", "20", "--patience", "3", "--batch-size", "128", "--hidden", "32,16", "--seed", "3"]
@@ -173,9 +173,12 @@ def test_cli_errors_are_one_clear_line(capsys, tmp_path, planted_csv):
         capsys, ["train", "--data", str(blank), "--target", "label", "--numeric", "x", *out]
     )
     texty = tmp_path / "texty.csv"
-    frame.assign(x=["3.5"] * 99 + ["lots"]).to_csv(texty, index=False)
+    unlabelled = frame.assign(x=["3.5"] * 99 + ["lots"], label=[None] * 3 + ["yes", "no"] * 48 + ["yes"])
+    unlabelled.to_csv(texty, index=False)
     err = _error(capsys, ["train", "--data", str(texty), "--target", "label", "--numeric", "x", "--categorical", "color", *out])
-    assert "numeric column 'x', row 99: 'lots' is not a number" in err
+    # the file's row from 1 and its line, though the 3 unlabelled rows before it were dropped
+    assert f"{texty}, row 100 (line 101), field 'x': 'lots' is not a number" in err
+    assert "lots" in texty.read_text().splitlines()[101 - 1]
     assert "invalid model name" in _error(capsys, ["train", "--data", str(planted_csv), "--target", "label", "--name", "../x"])
     assert list((tmp_path / "o").glob("*/*/manifest.json")) == []  # no error wrote a bundle
 
@@ -242,7 +245,7 @@ def refused_writes(folder: Path) -> Iterator[str]:
 
 
 def _files(folder: Path) -> None:
-    for name in ("model.keras", "graph.npz", "encoders.joblib"):
+    for name in REQUIRED_FILES:
         (folder / name).write_bytes(b"x")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from features.one_row import OneRowEncoder
 from tests.app.conftest import records
 from tests.synthetic import planted_frame
 
@@ -25,7 +26,7 @@ def clean_rows(encoder):
 
 
 def test_clean_records_encode_exactly_as_transform(encoder, clean_rows):
-    one = encoder.one_row(max_string_length=1000)
+    one = OneRowEncoder(encoder, max_string_length=1000)
     assert clean_rows
     for row in clean_rows:
         batch = encoder.transform({name: [value] for name, value in row.items()})
@@ -40,7 +41,7 @@ def test_clean_records_encode_exactly_as_transform(encoder, clean_rows):
 
 
 def test_anything_unusual_is_left_to_the_general_path(encoder, clean_rows):
-    one = encoder.one_row(max_string_length=1000)
+    one = OneRowEncoder(encoder, max_string_length=1000)
     row = next(r for r in clean_rows if one.encode(r) is not None)
     name = encoder.numeric[0]
     declined = [
@@ -53,7 +54,7 @@ def test_anything_unusual_is_left_to_the_general_path(encoder, clean_rows):
         [row],
     ]
     assert all(one.encode(r) is None for r in declined)
-    assert encoder.one_row(max_string_length=1).encode(row) is None  # vocabulary longer than the request limit
+    assert OneRowEncoder(encoder, max_string_length=1).encode(row) is None  # vocabulary longer than the request limit
 
 
 def test_the_service_reaches_into_no_encoder_internals():

@@ -37,7 +37,9 @@ def test_a_bad_row_stops_the_run_naming_file_row_and_field(binary_run, tmp_path,
     assert predict(binary_run, data, out, "--batch-rows", "64") == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0, error
-    assert f"{data}, row {BAD_ROWS[0]}, field 'x': 'n/a!' is not a number" in error
+    # the data row counted from 1, and the file's line (the header is line 1): where an editor shows it
+    assert f"{data}, row {BAD_ROWS[0] + 1} (line {BAD_ROWS[0] + 2}), field 'x': 'n/a!' is not a number" in error
+    assert "n/a!" in data.read_text().splitlines()[BAD_ROWS[0] + 2 - 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no output, no temporary file
 
 

@@ -25,7 +25,7 @@ def test_predictions_equal_the_services_answers(any_run, tmp_path, capsys):
     assert predict(any_run, tmp_path / "in.parquet", tmp_path / "out.parquet", "--batch-rows", "97") == 0
     table = pd.read_parquet(tmp_path / "out.parquet")
     answers, predictor = service_answers(any_run, frame)
-    assert_same_predictions(table, answers, any_run.manifest["task"], getattr(any_run.target, "scale_", 1.0))
+    assert_same_predictions(table, answers, any_run.manifest["task"])
     summary = capsys.readouterr().out
     assert f"scored {len(frame):,} rows from 1 file(s)" in summary and "rejected rows: 0" in summary
     # the warnings the service would give, counted per feature the same way
@@ -96,3 +96,13 @@ def test_the_output_cannot_be_one_of_the_inputs(binary_run, tmp_path, capsys):
     assert "is one of the input files" in capsys.readouterr().err
     assert predict(binary_run, shards, shards / "scored.parquet") == 0  # a new name in the folder is fine, once
     assert predict(binary_run, shards, shards / "scored.parquet") == 2
+
+
+def test_with_a_bundle_key_an_unsigned_bundle_is_refused_in_one_line(binary_run, tmp_path, monkeypatch, capsys):
+    """CATEMBED_BUNDLE_KEY binds `catembed predict` as it binds the service (docs/bundle.md)."""
+    binary_run.valid.to_parquet(tmp_path / "in.parquet")
+    monkeypatch.setenv("CATEMBED_BUNDLE_KEY", "team key")
+    assert predict(binary_run, tmp_path / "in.parquet", tmp_path / "out.parquet") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is not signed" in error and "CATEMBED_BUNDLE_KEY" in error
+    assert not (tmp_path / "out.parquet").exists()

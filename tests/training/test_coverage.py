@@ -10,7 +10,8 @@ import pytest
 from cli.main import command_parser
 from features.schema import FeatureSpec
 from tests.synthetic import planted_frame
-from training.loop.config import TrainConfig, auto_shrinkage, seed_config
+from training.loop.auto import auto_shrinkage
+from training.loop.config import TrainConfig, seed_config
 from training.loop.trainer import train
 
 FAST = {"epochs": 2, "batch_size": 128, "hidden_units": (16,), "dropout": (0.0,)}
@@ -18,10 +19,10 @@ SPEC = {"target": "label", "task": "binary", "categorical": ["color", "city", "s
 
 
 def test_defaults_keep_every_value_seen_five_times():
-    config = TrainConfig()
-    assert config.min_frequency == 5 and config.max_categories is None and config.shrinkage is None
-    assert config.shrinkage_min_values == 1000
-    assert seed_config().shrinkage == 0.0  # the write-up's network: plain Embedding tables
+    encoding = TrainConfig().encoding
+    assert encoding.min_frequency == 5 and encoding.max_categories is None and encoding.shrinkage is None
+    assert encoding.shrinkage_min_values == 1000
+    assert seed_config().encoding.shrinkage == 0.0  # the write-up's network: plain Embedding tables
 
 
 @pytest.mark.parametrize(("rows", "k"), [(1_000, 10.0), (2_344, 11.72), (80_000, 400.0), (209_000, 1045.0)])
@@ -30,20 +31,14 @@ def test_auto_shrinkage_is_half_a_percent_of_the_rows(rows, k):
 
 
 def test_max_categories_caps_the_vocabulary_and_the_manifest_says_so(tmp_path):
-    run = train(
-        planted_frame(n=1500),
-        FeatureSpec(**SPEC),
-        TrainConfig(**FAST, max_categories=4),
-        name="capped",
-        out=tmp_path,
-        log=lambda _: None,
-        verbose=0,
-    )
+    run = _trained(tmp_path, 1500, "capped", max_categories=4)
     city = next(f for f in run.manifest["features"] if f["name"] == "city")
     encoder = run.encoder.categorical_["city"]
-    assert city["values_with_vector"] == 4 == len(encoder.vocabulary_)
+    assert city["vocabulary_size"] == 4 == len(encoder.vocabulary_) and city["table_rows"] == 5
     assert city["min_count_with_vector"] == encoder.counts_[-1] == min(encoder.counts_)
     assert city["values_folded"] == encoder.n_rare_values_ > 0 and city["rows_folded"] > 0
+    assert city["values_seen"] == 4 + city["values_folded"]
+    assert not {"rare_values_folded", "values_with_vector"} & set(city)  # each fact under one name
     assert 0 < city["coverage"] < 1  # cities with ≥ 5 rows were cut by the cap
     assert city["shrinkage"] == 0.0  # 4 values: a plain table
     assert run.manifest["parity"]["max_abs_diff"] <= 1e-5
@@ -55,15 +50,7 @@ def test_cli_passes_the_vocabulary_options():
 
 
 def test_only_features_with_many_values_are_shrunk(tmp_path):
-    run = train(
-        planted_frame(n=1500),
-        FeatureSpec(**SPEC),
-        TrainConfig(**FAST, shrinkage_min_values=10),
-        name="gated",
-        out=tmp_path,
-        log=lambda _: None,
-        verbose=0,
-    )
+    run = _trained(tmp_path, 1500, "gated", shrinkage_min_values=10)
     ks = {f["name"]: f["shrinkage"] for f in run.manifest["features"] if f["kind"] == "categorical"}
     assert ks["city"] == pytest.approx(auto_shrinkage(1200)) and ks["color"] == ks["size"] == 0.0
     assert type(run.model.get_layer("embedding_city")).__name__ == "ShrunkEmbedding"
@@ -71,15 +58,12 @@ def test_only_features_with_many_values_are_shrunk(tmp_path):
 
 
 def test_shrinkage_zero_exports_the_raw_table(tmp_path):
-    run = train(
-        planted_frame(n=800),
-        FeatureSpec(**SPEC),
-        TrainConfig(**FAST, shrinkage=0.0),
-        name="plain",
-        out=tmp_path,
-        log=lambda _: None,
-        verbose=0,
-    )
+    run = _trained(tmp_path, 800, "plain", shrinkage=0.0)
     layer = run.model.get_layer("embedding_city")
     assert type(layer).__name__ == "Embedding"
     assert np.isfinite(run.manifest["parity"]["max_abs_diff"])
+
+
+def _trained(tmp_path, rows, name, **settings):
+    config = TrainConfig(**FAST, **settings)
+    return train(planted_frame(n=rows), FeatureSpec(**SPEC), config, name=name, out=tmp_path, log=lambda _: None, verbose=0)

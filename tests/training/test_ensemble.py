@@ -9,9 +9,10 @@ from features.errors import DataError
 from features.graph import InferenceGraph
 from features.schema import FeatureSpec
 from tests.conftest import FAST
-from tests.synthetic import planted_frame, train_with_every_op
+from tests.synthetic import planted_frame, streamed_cli_run, train_with_every_op
 from training.export.ensemble_graph import stitch
-from training.loop.config import AUTO_MEMBERS, ENSEMBLE_ROWS, TrainConfig, member_seed, seed_config, sized
+from training.loop.auto import AUTO_MEMBERS, ENSEMBLE_ROWS, member_seed, resolve_auto
+from training.loop.config import TrainConfig, seed_config
 
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
@@ -30,7 +31,7 @@ def test_served_answer_is_the_mean_of_the_members(ensemble_run):
     np.testing.assert_allclose(served, np.mean(each, axis=0), atol=1e-5, rtol=0)
     row = 7
     one = bundle.graph.one([int(c[row]) for c in batch.categorical], batch.numeric[row])
-    np.testing.assert_allclose(one, served[row : row + 1], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(one, served[row : row + 1])  # one record gets its bits in any batch
     assert ensemble_run.manifest["parity"]["max_abs_diff"] <= 1e-5
     assert ensemble_run.manifest["training"]["ensemble"]["members"] == 3
 
@@ -42,6 +43,14 @@ def test_served_vector_is_every_members_vector_side_by_side(ensemble_run):
         parts = [ensemble_run.model.get_layer(f"member_{k}").get_layer(f"embedding_{name}").get_weights()[0] for k in range(3)]
         np.testing.assert_array_equal(table, np.hstack(parts))
         assert dims[name] == table.shape[1]
+
+
+def test_the_report_names_each_networks_epochs(ensemble_run):
+    ensemble = ensemble_run.manifest["training"]["ensemble"]
+    page = (ensemble_run.path / "report.html").read_text()
+    each = ", ".join(f"{r} (best {b})" for r, b in zip(ensemble["epochs_run"], ensemble["best_epoch"], strict=True))
+    assert len(ensemble["epochs_run"]) == 3 and f"3 networks trained; epochs run per network: {each}." in page
+    assert "Training ran" not in page  # not one network's count for all of them
 
 
 def test_one_member_is_the_plain_network():
@@ -64,12 +73,9 @@ def test_members_of_different_shapes_are_refused():
 
 
 def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkeypatch):
+    frame, bundle = streamed_cli_run(tmp_path, "--ensemble", "2")
     data = tmp_path / "t.parquet"
-    frame = planted_frame(n=1200, seed=3)
-    frame.to_parquet(data)
     argv = ["train", "--data", str(data), "--target", "label", "--stream", "--ensemble", "2", "--epochs", "3"]
-    assert main([*argv, "--hidden", "16,8", "--name", "m", "--out", str(tmp_path / "o")]) == 0
-    bundle = load_bundle(tmp_path / "o" / "m")
     training = bundle.manifest["training"]
     assert training["streamed"] is True and training["ensemble"]["members"] == 2
     assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5
@@ -87,7 +93,7 @@ def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkey
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
     code = main([*argv, "--name", "w", "--out", str(tmp_path / "w")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 with TF_CONFIG workers" in err
+    assert code == 2 and err.count("\n") == 0 and "--ensemble 1 with --workers or TF_CONFIG workers" in err
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").rglob("manifest.json"))
     monkeypatch.delenv("TF_CONFIG")
     # refused before Ray is started: members train one after the other on one process
@@ -98,15 +104,19 @@ def test_a_streamed_ensemble_is_the_mean_of_its_members(capsys, tmp_path, monkey
 
 def test_auto_averages_five_networks_for_small_regression_tables_only():
     auto = TrainConfig()
-    assert auto.ensemble is None and AUTO_MEMBERS == 5
-    assert sized(auto, ENSEMBLE_ROWS - 1, "regression").ensemble == 5
-    assert sized(auto, ENSEMBLE_ROWS, "regression").ensemble == 1  # five trainings of a big table: too dear
+
+    def members(config, rows, task, distributed=False):
+        return resolve_auto(config, task, rows, distributed=distributed).ensembling.ensemble
+
+    assert auto.ensembling.ensemble is None and AUTO_MEMBERS == 5
+    assert members(auto, ENSEMBLE_ROWS - 1, "regression") == 5
+    assert members(auto, ENSEMBLE_ROWS, "regression") == 1  # five trainings of a big table: too dear
     for task in ("binary", "multiclass"):  # AUC moved by ±0.001 with five: not worth five trainings
-        assert sized(auto, 1000, task).ensemble == 1
-    assert sized(auto, 1000, "regression", distributed=True).ensemble == 1  # members run on one process
-    assert sized(TrainConfig(batch_ensemble=4), 1000, "regression").ensemble == 1
-    assert sized(TrainConfig(ensemble=2), 10**7, "binary").ensemble == 2  # a choice is kept
-    assert sized(seed_config(), 1000, "regression").ensemble == 1  # the seed network stays one network
+        assert members(auto, 1000, task) == 1
+    assert members(auto, 1000, "regression", distributed=True) == 1  # members run on one process
+    assert members(TrainConfig(batch_ensemble=4), 1000, "regression") == 1
+    assert members(TrainConfig(ensemble=2), 10**7, "binary") == 2  # a choice is kept
+    assert members(seed_config(), 1000, "regression") == 1  # the seed network stays one network
 
 
 def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_path):
@@ -125,7 +135,7 @@ def test_the_one_command_trains_five_networks_on_a_small_regression_table(tmp_pa
 
 
 def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_path):
-    from training.loop.ensemble import member_folds
+    from training.data.split import stratified_folds
     from training.loop.fitting import MONITOR
     from training.loop.trainer import train
 
@@ -137,7 +147,7 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     assert training["rows"] == {"train": 900, "valid": 900} and training["ensemble"]["holdout"] == "folds"
     bundle = load_bundle(run.path.parent, int(run.path.name))
     inputs = bundle.encoder.transform(frame).model_inputs()
-    folds = member_folds(len(frame), 3, config.seed)
+    folds = [fold for _, fold in stratified_folds(len(frame), 3, config.fitting.seed)]
     assert sorted(np.concatenate(folds).tolist()) == list(range(900))  # disjoint, and every row held out once
     truth = bundle.target.transform(frame["label"]).reshape(-1)
     held_out = np.empty(len(frame))
@@ -150,6 +160,8 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     # the holdout metrics are out of fold: each row judged by the one member that did not train on it
     rmse = float(np.sqrt(np.mean((bundle.target.values(held_out.reshape(-1, 1)).reshape(-1) - frame["label"]) ** 2)))
     assert abs(rmse - run.manifest["metrics"]["holdout"]["rmse"]) < 1e-3 * rmse
+    # no row was held out from the mean network the importance shuffles through: it says so
+    assert run.manifest["importance"]["rows_are"].startswith("training rows")
 
     shared = TrainConfig(**{**FAST, "epochs": 2, "ensemble": 2})  # the default
     run = train(frame, spec, shared, name="shared", out=tmp_path, log=lambda _: None, verbose=0)
@@ -157,3 +169,15 @@ def test_each_member_holds_out_its_own_fold_and_the_metrics_are_out_of_fold(tmp_
     assert run.manifest["training"]["ensemble"]["holdout"] == "shared"
     with pytest.raises(DataError, match="ensemble_holdout must be 'folds' or 'shared'"):
         TrainConfig(ensemble_holdout="fold")
+
+
+def test_the_onnx_export_averages_the_members_inside_the_graph(ensemble_run):
+    """catembed export on every op an ensemble adds (grouped layers, member mean, each member's
+    periodic embeddings or the shared ramps): held to the served graph by its parity gate."""
+    pytest.importorskip("onnxruntime", reason="the optional extra catembed[onnx]")
+    from training.export.onnx import export_model
+
+    exported = export_model(load_bundle(ensemble_run.path.parent, int(ensemble_run.path.name)))
+    assert max(exported.differences.values()) <= 1e-5
+    ops = {node.op_type for node in exported.model.graph.node}
+    assert {"ReduceMean", "LabelEncoder"} <= ops and ({"Sin", "Cos"} <= ops or "Clip" in ops)

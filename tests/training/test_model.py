@@ -11,7 +11,7 @@ SEED_TABLE_ROWS = [12, 3, 4, 2, 2, 2, 3, 12, 4]
 def test_seed_network_is_reproduced_exactly():
     vocab = {f"f{i}": n for i, n in enumerate(SEED_TABLE_ROWS, start=1)}
     config = seed_config()
-    model = build_model(vocab, {f: config.embedding_dim for f in vocab}, 7, "binary", 2, config)
+    model = build_model(vocab, {f: config.network.embedding_dim for f in vocab}, 7, "binary", 2, config)
     assert model.count_params() == 16_534
     embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
     assert [layer.count_params() for layer in embeddings] == [60, 15, 20, 10, 10, 10, 15, 60, 20]
@@ -38,24 +38,24 @@ def test_input_names_are_unique_and_keras_safe():
     assert input_names(["a b", "a/b", "numeric"]) == ["a_b", "a_b_", "numeric_"]
 
 
-@pytest.mark.parametrize(("n", "fastai", "half"), [(2, 2, 1), (12, 6, 6), (100, 21, 50), (4000, 166, 50), (10**7, 600, 50)])
-def test_embedding_size_rules(n, fastai, half):
-    assert embedding_size(n, "fastai") == fastai
-    assert embedding_size(n, "half") == half
+@pytest.mark.parametrize(("n", "fastai"), [(2, 2), (12, 6), (100, 21), (4000, 166), (10**7, 600)])
+def test_embedding_size_rule(n, fastai):
+    assert embedding_size(n) == fastai
 
 
 def test_the_default_network_widens_with_the_training_rows(tmp_path):
     from features.artifacts import load_bundle
     from features.schema import FeatureSpec
     from tests.synthetic import planted_frame
-    from training.loop.config import WIDE_ROWS, TrainConfig, auto_hidden_units, sized
+    from training.loop.auto import WIDE_ROWS, auto_hidden_units, resolve_auto
+    from training.loop.config import TrainConfig
     from training.loop.trainer import train
 
     assert auto_hidden_units(WIDE_ROWS - 1) == (256, 128) and auto_hidden_units(WIDE_ROWS) == (512, 256)
     chosen = TrainConfig().with_overrides(hidden_units=(64,))
-    assert sized(chosen, 10 * WIDE_ROWS, "binary").hidden_units == (64,)  # --hidden wins
-    assert sized(seed_config(), 10 * WIDE_ROWS, "binary").hidden_units == (88, 128)
-    with pytest.raises(TypeError, match="concrete hidden_units"):  # an unsized config never builds a network silently
+    assert resolve_auto(chosen, "binary", 10 * WIDE_ROWS).network.hidden_units == (64,)  # --hidden wins
+    assert resolve_auto(seed_config(), "binary", 10 * WIDE_ROWS).network.hidden_units == (88, 128)
+    with pytest.raises(TypeError, match="concrete hidden_units"):  # an unresolved config never builds a network silently
         build_model({"a": 3}, {"a": 2}, 0, "regression", 1, TrainConfig())
     spec = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
     built = {}

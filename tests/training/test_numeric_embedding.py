@@ -56,6 +56,9 @@ def test_log_link_network_has_an_exp_head_and_positive_predictions(tmp_path):
     # the multiplicative shape is learned: far better than predicting the mean
     rmse = float(np.sqrt(np.mean((predicted - frame["price"]) ** 2)))
     assert rmse < 0.5 * float(frame["price"].std())
+    from training.export.onnx import export_model  # the exp head and the log link exported through the gate
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 def test_embed_features_stay_the_encoded_inputs_without_the_expansion(expanded_run):
@@ -87,6 +90,9 @@ def test_periodic_bundle_serves_what_keras_computes(artifact_root):
     np.testing.assert_allclose(
         bundle.graph.one([int(c[0]) for c in batch.categorical], batch.numeric[0]), expected[:1], atol=1e-5, rtol=0
     )
+    from training.export.onnx import export_model  # catembed export holds the periodic embeddings to the same graph
+
+    assert max(export_model(bundle).differences.values()) <= 1e-5
 
 
 @pytest.mark.parametrize(
@@ -117,13 +123,17 @@ def test_cli_refuses_a_bad_sigma_in_one_line(capsys, tmp_path):
 
 
 def test_auto_gives_small_tables_periodic_embeddings_and_records_it(binary_run):
-    from training.loop.config import PERIODIC_ROWS, TrainConfig, seed_config, sized
+    from training.loop.auto import PERIODIC_ROWS, resolve_auto
+    from training.loop.config import TrainConfig, seed_config
 
-    assert sized(TrainConfig(), PERIODIC_ROWS - 1, "binary").numeric_encoding == "auto+plr"
-    assert sized(TrainConfig(), PERIODIC_ROWS, "binary").numeric_encoding == "auto"
+    def encoding(config, rows):
+        return resolve_auto(config, "binary", rows).encoding.numeric_encoding
+
+    assert encoding(TrainConfig(), PERIODIC_ROWS - 1) == "auto+plr"
+    assert encoding(TrainConfig(), PERIODIC_ROWS) == "auto"
     for chosen in ("none", "ple", "plr"):  # a choice the user made stays theirs
-        assert sized(TrainConfig(numeric_encoding=chosen), 100, "binary").numeric_encoding == chosen
-    assert sized(seed_config(), 100, "binary").numeric_encoding == "none"  # the write-up's network is unchanged
+        assert encoding(TrainConfig(numeric_encoding=chosen), 100) == chosen
+    assert encoding(seed_config(), 100) == "none"  # the write-up's network is unchanged
     # the session's default-config bundle (a small table): the manifest records what was built
     assert binary_run.manifest["training"]["config"]["numeric_encoding"] == "auto+plr"
     assert binary_run.manifest["training"]["plr_features"] == ["x", "noise"]

@@ -36,12 +36,23 @@ def check_report(run, task: str, n_categorical: int) -> str:
     assert manifest["files"]["report.html"] == sha256_of(path)
     page = path.read_text(encoding="utf-8")
     assert f"<h1>Training report: {run.path.parent.name}</h1>" in page
-    for section in ("summary", "curves", "metrics", "embeddings", "setup", "spec", "config", "data", *PER_TASK[task]):
+    for section in (
+        "summary",
+        "curves",
+        "metrics",
+        "importance",
+        "embeddings",
+        "setup",
+        "spec",
+        "config",
+        "data",
+        *PER_TASK[task],
+    ):
         assert f'id="{section}"' in page, section
     for other in {"calibration", "confusion", "residuals"} - set(PER_TASK[task]):
         assert f'id="{other}"' not in page
     images = IMAGE.findall(page)
-    assert len(images) == 1 + len(PER_TASK[task]) + n_categorical
+    assert len(images) == 2 + len(PER_TASK[task]) + n_categorical  # curves, importance, per task, one map per feature
     assert len(images) == page.count("<img")  # every image is an inline PNG
     for alt, encoded in images:
         data = base64.b64decode(encoded, validate=True)
@@ -61,6 +72,8 @@ def test_every_task_writes_a_checksummed_self_contained_report(any_run):
     assert f"restored the weights of epoch {any_run.manifest['training']['best_epoch']}" in page
     for name, value in any_run.manifest["metrics"]["holdout"].items():
         assert f"<td>{name}</td><td>{value:.4f}</td>" in page
+    for f in any_run.manifest["importance"]["features"]:  # the stored permutation importance, every feature
+        assert f"<td>{f['name']}</td><td>{f['kind']}</td><td>{f['drop']:.4f}</td><td>{f['sd']:.4f}</td>" in page
     for feature in ("color", "city", "size"):
         enc = any_run.encoder.categorical_[feature]
         assert f"<td>{len(enc.vocabulary_):,}</td><td>{enc.n_rare_values_:,}</td><td>{enc.n_rare_rows_:,} (" in page

@@ -65,8 +65,7 @@ def test_class_labels_are_judged_as_indicator_columns():
 
 
 def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
-    from training.loop.stream_trainer import train_files
-    from training.loop.trainer import train
+    from training.loop.trainer import train, train_files
 
     frame = table(2400, seed=2)
     spec = FeatureSpec(target="price", task="regression", categorical=["shop"], numeric=list(NAMES))
@@ -83,7 +82,7 @@ def test_auto_expands_the_picked_feature_in_memory_and_streamed(tmp_path):
     # 2,000 rows: auto is auto+plr, ramps then periodic embeddings, the staircase's started sharp
     assert bundle.graph.expansion.kind == "piecewise_linear+periodic"
     periodic = memory.model.get_layer("periodic_embedding")
-    assert periodic.sharp == [stair_score] and periodic.sharp_sigma == config.plr_step_sigma == 3.0
+    assert periodic.sharp == [stair_score] and periodic.sharp_sigma == config.encoding.plr_step_sigma == 3.0
     assert memory.manifest["parity"]["max_abs_diff"] <= 1e-5
     batch = bundle.encoder.transform(frame.iloc[2000:])
     served = bundle.target.values(bundle.graph(batch.categorical, batch.numeric)).reshape(-1)

@@ -15,6 +15,7 @@ import pytest
 
 from cli.main import main
 from features.artifacts import load_bundle
+from features.errors import DataError
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, NumericMoments
 from tests.synthetic import planted_frame
@@ -23,8 +24,7 @@ from training.data.row_source import units_of
 from training.data.statistics_pass import StatisticsPass
 from training.data.stream import TrainingStream
 from training.loop.config import TrainConfig
-from training.loop.stream_trainer import train_files
-from training.loop.trainer import train
+from training.loop.trainer import train, train_files
 
 SPEC = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
 FAST = TrainConfig(epochs=12, patience=3, batch_size=128, hidden_units=(32, 16), dropout=(0.0, 0.0))
@@ -79,6 +79,63 @@ def test_same_table_gives_metrics_within_tolerance(both_routes):
     assert streamed.manifest["metrics"]["baseline"] == memory.manifest["metrics"]["baseline"]
 
 
+# Where the two routes' manifests may differ, and why; every other key is the same, to the value.
+ONLY_STREAMED = {  # what the streamed route adds (training.data.file_data.FileData.manifest_entries)
+    "training.streamed",
+    "training.statistics_seconds",
+    "training.holdout",
+    "training.numeric_sample_rows",
+    "training.workers",
+}
+DIFFERENT = {
+    "created_at": "the clock",
+    "name": "the two bundles are named apart here",
+    "files": "checksums of files whose weights differ",
+    "training.data_fingerprint": "a table's content hash against the files' paths, sizes and times",
+    "training.source": "train() was given no source; train_files names the folder",
+    "training.history": "the routes shuffle differently (tf.data's index shuffle, the stream's buffer): other steps",
+    "training.epochs_run": "the same: early stopping ends other curves at other epochs",
+    "training.best_epoch": "the same",
+    "training.fit_seconds": "timing",
+    "training.rows_per_second": "timing",
+    "training.report_seconds": "timing",
+    "parity.max_abs_diff": "float noise of other weights (both under 1e-4, checked elsewhere)",
+}
+CLOSE = {"metrics.holdout": 0.03, "features": 1e-9}  # SGD noise (as above); moments summed in another order
+
+
+def flat(value, prefix=""):
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}.{key}" if prefix else key).items()}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{prefix}[{i}]").items()}
+    return {prefix: value}
+
+
+def _rule(key, rules):
+    return next((rule for rule in rules if key == rule or key.startswith((f"{rule}.", f"{rule}["))), None)
+
+
+def test_both_routes_write_the_same_manifest_key_by_key(both_routes):
+    """The one orchestrator, fed a table in memory or the same rows as files: the manifests agree
+    on every key but the route's own entries and the ones DIFFERENT names."""
+    memory, streamed = (flat(load_bundle(run.path.parent).manifest) for run in both_routes)
+    assert set(streamed) - set(memory) == ONLY_STREAMED and set(memory) <= set(streamed)
+    compared = 0
+    for key, value in memory.items():
+        if _rule(key, DIFFERENT):
+            continue
+        other, tolerance = streamed[key], CLOSE.get(_rule(key, CLOSE) or "")
+        if tolerance is not None and isinstance(value, float) and not isinstance(value, bool):
+            assert other == pytest.approx(value, rel=tolerance, abs=tolerance), key
+        else:
+            assert other == value, key
+        compared += 1
+    assert compared > 100  # the config (every setting resolved), the features, the model, the baseline, ...
+    assert memory["training.config.batch_size"] == 128 and memory["training.config.shrinkage"] == 12.0  # none left "auto"
+    assert memory["training.config.numeric_encoding"] == "auto+plr" and memory["training.config.ensemble"] == 1
+
+
 def test_streamed_bundle_is_a_normal_bundle(both_routes):
     _, streamed = both_routes
     bundle = load_bundle(streamed.path.parent)
@@ -122,8 +179,8 @@ def test_workers_get_equal_steps_and_disjoint_rows(tmp_path):
     frame = planted_frame(n=3000, seed=5)
     data = write_shards(frame, tmp_path / "d", shards=3, row_group=200)
     units = units_of(str(data), [*SPEC.features, SPEC.target])
-    passed = StatisticsPass(SPEC, 0.2).run(units)
-    stream = TrainingStream(units, passed.train_rows_per_unit, _fitted(passed), "label", _labels, 0.2)
+    scan = StatisticsPass(SPEC, 0.2).run(units)
+    stream = TrainingStream(units, scan.train_rows_per_unit, _fitted(scan), "label", _labels, 0.2)
     steps = stream.steps(2, 100)
     seen = []
     for worker in (0, 1):
@@ -131,7 +188,7 @@ def test_workers_get_equal_steps_and_disjoint_rows(tmp_path):
         assert len(batches) == steps and all(len(y) == 100 for _, y in batches)
         seen.append({float(v) for inputs, _ in batches for v in inputs[-1][:, 1]})
     assert not seen[0] & seen[1]
-    assert steps * 2 * 100 > passed.statistics.rows - 2 * 200  # at most about a row group dropped per worker
+    assert steps * 2 * 100 > scan.statistics.rows - 2 * 200  # at most about a row group dropped per worker
 
 
 def test_sampled_statistics_stay_close_to_exact(tmp_path):
@@ -191,12 +248,10 @@ def test_cli_streams_a_folder_and_names_a_bad_file(tmp_path, capsys):
     assert "missing column 'noise'" in capsys.readouterr().err
 
 
-def _fitted(passed):
+def _fitted(scan):
     from features.encoder import TabularEncoder
 
-    return TabularEncoder(("color", "city", "size"), ("x", "noise"), 5, numeric_transform="both").fit_statistics(
-        passed.statistics
-    )
+    return TabularEncoder(("color", "city", "size"), ("x", "noise"), 5, numeric_transform="both").fit_statistics(scan.statistics)
 
 
 def _labels(values):
@@ -207,8 +262,23 @@ def test_counts_match_in_memory_counter(tmp_path):
     frame = planted_frame(n=2000, seed=4)
     data = write_shards(frame, tmp_path / "d", shards=2, row_group=300)
     units = units_of(str(data), [*SPEC.features, SPEC.target])
-    passed = StatisticsPass(SPEC, 0.0).run(units, valid_units=units)  # no split: every row trains
+    scan = StatisticsPass(SPEC, 0.0).run(units, valid_units=units)  # no split: every row trains
     for name in SPEC.categorical:
         expected = Counter(None if v is None or v != v else v for v in frame[name].tolist())
-        got = Counter({(None if k is None else k): n for k, n in passed.statistics.counts[name].items()})
+        got = Counter({(None if k is None else k): n for k, n in scan.statistics.counts[name].items()})
         assert got == expected
+
+
+def test_the_statistics_pass_names_a_bad_value_by_its_file_row_and_line(tmp_path):
+    frame = planted_frame(n=400, seed=2)
+    frame.loc[:9, "label"] = None  # dropped before the numbers are read: the row must still be the file's
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[150, "x"] = "lots"
+    data = tmp_path / "bad.csv"
+    frame.to_csv(data, index=False)
+    with pytest.raises(DataError) as refused:
+        StatisticsPass(SPEC, 0.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
+    assert refused.value.message == f"{data}, row 151 (line 152), field 'x': 'lots' is not a number"
+    with pytest.raises(DataError) as in_holdout:  # every row held out: named the same way
+        StatisticsPass(SPEC, 1.0).run(units_of(str(data), [*SPEC.features, SPEC.target]), log=lambda _: None)
+    assert in_holdout.value.message == refused.value.message

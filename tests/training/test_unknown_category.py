@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from features.artifacts import load_bundle
+from features.coverage import Coverage
 from features.schema import FeatureSpec
 from training.loop.config import TrainConfig
 from training.loop.trainer import train
@@ -66,7 +67,7 @@ def test_default_min_frequency_folds_only_the_one_or_two_row_shops(bundles):
     # (the trainer holds 20 % out for early stopping, so not every rare shop is in the fit part)
     assert encoder.n_rare_values_ > 200 and encoder.vocabulary_ == sorted(encoder.vocabulary_, key=encoder.index_.get)
     assert sorted(encoder.vocabulary_) == [f"shop{i}" for i in range(len(FREQUENT_EFFECTS))]
-    assert encoder.coverage()["coverage"] == 1.0
+    assert Coverage.of(encoder).coverage == 1.0
 
 
 def test_unseen_value_predicts_like_the_rare_values(bundles):

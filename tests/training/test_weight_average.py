@@ -13,8 +13,9 @@ from features.errors import DataError
 from features.schema import FeatureSpec
 from tests.conftest import FAST
 from tests.synthetic import planted_frame
+from training.loop.auto import average_momentum
 from training.loop.config import TrainConfig, seed_config
-from training.loop.fitting import MONITOR, average_momentum
+from training.loop.fitting import MONITOR
 from training.loop.trainer import train
 
 SPEC = FeatureSpec(target="label", task="binary", categorical=["color", "city", "size"], numeric=["x", "noise"])
@@ -67,7 +68,7 @@ def test_momentum_averages_over_the_given_epochs():
     assert average_momentum(TrainConfig(batch_size=100, weight_average=4), 10_000) == pytest.approx(0.9975)
     # fewer steps than one: the average is the last step's weights, never a negative momentum
     assert average_momentum(TrainConfig(batch_size=512, weight_average=0.1), 1_000) == 0.0
-    assert seed_config().weight_average == 0.0  # the original write-up's network trains as it did
+    assert seed_config().fitting.weight_average == 0.0  # the original write-up's network trains as it did
 
 
 def test_bad_weight_average_is_refused(capsys, tmp_path):
@@ -87,11 +88,11 @@ def test_bad_weight_average_is_refused(capsys, tmp_path):
 
 
 def test_the_distributed_loop_reads_the_average_fit_swaps_in():
-    """training.distributed.strategy evaluates and keeps ``_served_weights``: after some steps they are
+    """training.distributed.strategy evaluates and keeps ``served_weights``: after some steps they are
     the averages keras.callbacks.SwapEMAWeights swaps in under fit, not the last step's."""
     import keras
 
-    from training.distributed.strategy import _served_weights
+    from training.loop.fitting import served_weights
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((3,))
@@ -106,7 +107,7 @@ def test_the_distributed_loop_reads_the_average_fit_swaps_in():
     swap.on_test_begin()
     averaged = model.get_weights()
     swap.on_test_end()
-    served = _served_weights(model)
+    served = served_weights(model)
     assert max(np.abs(a - b).max() for a, b in zip(averaged, last_step, strict=True)) > 1e-3
     for got, expected in zip(served, averaged, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -1,2 +1,2 @@
-"""Reading the training table: files, the resolved spec, row sources, the holdout split, the
-statistics pass and the streamed batches."""
+"""The training data: files, the resolved spec, the two routes' ``TrainingData`` (a table in
+memory, files streamed), row sources, splits, the statistics pass and the streamed batches."""

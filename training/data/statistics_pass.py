@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.arrow_batch import numbers
+from features.cells import BadCell, where
 from features.errors import DataError, InvalidInput
 from features.schema import FeatureSpec
 from features.statistics import MomentsAccumulator, TableStatistics
@@ -34,7 +35,9 @@ VALID_ROWS_CAP = 200_000  # holdout rows kept for validation, whatever the size 
 
 
 @dataclass
-class PassResult:
+class TableScan:
+    """What one read of the files found: the statistics, the target's values, the holdout rows."""
+
     statistics: TableStatistics
     target_counts: Counter[Any]  # every labelled row's target value, training and holdout
     train_target_counts: Counter[Any]  # the training rows' target values (class weights, the baseline)
@@ -67,7 +70,7 @@ class StatisticsPass:
         self.valid_rows = self.valid_seen = self.unlabelled = 0
         self.example: dict[str, Any] | None = None
 
-    def run(self, units: Sequence[Unit], valid_units: Sequence[Unit] = (), log: Callable[[str], None] = print) -> PassResult:
+    def run(self, units: Sequence[Unit], valid_units: Sequence[Unit] = (), log: Callable[[str], None] = print) -> TableScan:
         started = time.perf_counter()
         columns = [*self.spec.features, self.spec.target]
         per_unit = []
@@ -101,7 +104,7 @@ class StatisticsPass:
                 field="valid_fraction",
             )
         valid = pa.Table.from_batches(self.valid_batches)
-        return PassResult(
+        return TableScan(
             statistics=statistics,
             target_counts=self.target_counts,
             train_target_counts=self.train_target_counts,
@@ -124,31 +127,35 @@ class StatisticsPass:
         valid = holdout & labelled
         if valid.any() and self.valid_rows < VALID_ROWS_CAP:
             kept = batch.filter(pa.array(valid)).slice(0, VALID_ROWS_CAP - self.valid_rows)
+            self._numeric_matrix(unit, first_row + np.flatnonzero(valid)[: kept.num_rows], kept)  # a bad value: its row now
             self.valid_batches.append(kept)
             self.valid_rows += kept.num_rows
         self.valid_seen += int(valid.sum())
-        train = batch.filter(pa.array(~holdout & labelled))
+        training = ~holdout & labelled
+        train = batch.filter(pa.array(training))
         if not train.num_rows:
             return
         for name in self.spec.categorical:
             self.counts[name].update(dict(_value_counts(train.column(name))))
         if not self.regression:
             self.train_target_counts.update(dict(_value_counts(train.column(self.spec.target))))
-        matrix = self._numeric_matrix(unit, first_row, train)
+        matrix = self._numeric_matrix(unit, first_row + np.flatnonzero(training), train)
         self.moments.update(matrix)
         self._offer(matrix)
         if self.example is None:
             self.example = _first_complete(train, self.spec.features)
         self.seen += train.num_rows
 
-    def _numeric_matrix(self, unit: Unit, first_row: int, batch: pa.RecordBatch) -> np.ndarray:
+    def _numeric_matrix(self, unit: Unit, file_rows: np.ndarray, batch: pa.RecordBatch) -> np.ndarray:
+        """``file_rows``: where each row of ``batch`` sits in its file, to name a bad value's row."""
         names = [*self.spec.numeric, *([self.spec.target] if self.regression else [])]
         try:
             columns = [numbers(name, batch.column(name)) for name in names]
-        except InvalidInput as exc:
-            raise DataError(
-                f"{unit.source.path} (rows from {first_row:,}): {exc.message}", field=exc.field, value=exc.value
-            ) from None
+        except BadCell as exc:
+            place = f"{where(unit.source.path, int(file_rows[exc.row]))}, field {exc.field!r}"
+            raise DataError(f"{place}: {exc.problem}", field=exc.field, value=exc.value) from None
+        except InvalidInput as exc:  # a column of a type that holds no numbers
+            raise DataError(f"{unit.source.path}: {exc.message}", field=exc.field, value=exc.value) from None
         return np.column_stack(columns) if columns else np.empty((batch.num_rows, 0))
 
     def _offer(self, rows: np.ndarray) -> None:

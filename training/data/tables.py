@@ -12,7 +12,7 @@ DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_DATA = DEMO_DIR / "flights_sample.parquet"
 DEMO_SPEC = DEMO_DIR / "flights.yaml"
 # The demo is the service's latency reference (docs/performance.md): its 32,000 training rows
-# would get the 512-256 network from training.loop.config.auto_hidden_units, which doubles the
+# would get the 512-256 network from training.loop.auto.auto_hidden_units, which doubles the
 # graph's time for a 10,000-row batch (bench.ensemble_cost) and would miss the ≤ 35 ms target.
 # `catembed train --demo` keeps 256-128 unless --hidden says otherwise.
 DEMO_HIDDEN = (256, 128)
@@ -42,4 +42,5 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path} has no rows", field="data", value=str(path))
     frame.columns = [str(c) for c in frame.columns]
+    frame.attrs["source"] = str(path)  # features.encoder.to_float names a bad value's file row and line
     return frame

@@ -5,9 +5,9 @@ Any launcher that sets ``TF_CONFIG`` (Ray Train, Kubeflow's TFJob, two shells) m
 multi-input models (keras-team/keras#20329), so the loop is ours, and small: a ``tf.function``
 step under ``strategy.run`` with the compiled model's loss and optimizer (the optimizer sums the
 gradients across workers); per epoch, the compiled metrics on the training batches and on the
-holdout (evaluated in shards), their accumulators all-reduced; and the fit's callbacks
-re-stated: the weight average swapped in for the holdout, early stopping with best-weights
-restore, and ReduceLROnPlateau. Every decision is
+holdout (evaluated in shards), their accumulators all-reduced; and the fit's callbacks as
+``training.loop.fitting.HandLoopSchedule`` re-states them: the weight average swapped in for
+the holdout, early stopping with best-weights restore, and ReduceLROnPlateau. Every decision is
 taken on the chief's numbers, broadcast to all workers, so no worker can stop an epoch before
 another and leave it waiting in a collective.
 
@@ -27,6 +27,7 @@ import tensorflow as tf
 from features.errors import DataError
 from training.distributed.cluster import Cluster, WorkerLost, cluster_from_env, join
 from training.loop.config import TrainConfig
+from training.loop.fitting import HandLoopSchedule, served_weights
 from training.model.batch_ensemble import training_losses
 
 __all__ = ["Cluster", "WorkerLost", "cluster_from_env", "fit_distributed", "join"]
@@ -90,9 +91,10 @@ def _epochs(
     # the compiled metrics on the training batches, as fit logs them: plain variables, this worker's batches
     train_metrics = [keras.metrics.deserialize(c) for c in model.get_compile_config().get("metrics") or []]
     step = _train_step(strategy, model, class_weight, train_metrics)
-    early, plateau = _EarlyStopping(config.patience), _Plateau(config)
+    schedule = HandLoopSchedule(config)
     history: dict[str, list[float]] = {}
-    for epoch in range(config.epochs):
+    epochs = config.fitting.epochs
+    for epoch in range(epochs):
         batches = strategy.distribute_datasets_from_function(
             lambda context, epoch=epoch: train_batches(context.input_pipeline_id, context.num_input_pipelines, epoch)
         )
@@ -101,7 +103,7 @@ def _epochs(
             metric.reset_state()
         for _ in range(steps_per_epoch):
             loss_sum += float(step(batch_iterator))  # this worker's share of the global mean loss
-        served = _served_weights(model)
+        served = served_weights(model)
         plain.set_weights(served)
         states = [np.asarray([loss_sum]), _states(train_metrics), _evaluate_states(plain, valid_shard)]
         summed = _chief_value(strategy, cluster, _all_sum(strategy, np.concatenate(states)))
@@ -112,25 +114,14 @@ def _epochs(
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
-        log(f"epoch {epoch + 1}/{config.epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
-        if early.update(logs[monitor], epoch, served):
-            log(f"early stopping: no {monitor} improvement in {config.patience} epochs; best epoch {early.best_epoch + 1}")
+        log(f"epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
+        if schedule.should_stop(logs[monitor], epoch, served):
+            log(f"early stopping: no {monitor} improvement in {schedule.patience} epochs; best epoch {schedule.best_epoch + 1}")
             break
-        if config.lr_schedule == "plateau" and (lr := plateau.update(logs[monitor], logs["learning_rate"])) is not None:
+        if (lr := schedule.new_learning_rate(logs[monitor], logs["learning_rate"])) is not None:
             model.optimizer.learning_rate.assign(lr)
             log(f"learning rate reduced to {lr:.3g}")
-    return history, early.best_weights if early.best_weights is not None else _served_weights(model)
-
-
-def _served_weights(model: keras.Model) -> list[np.ndarray]:
-    """The weights the holdout judges and the bundle serves: with the optimizer's weight average
-    (``use_ema``), each trainable variable's average in its place, as keras.callbacks.SwapEMAWeights
-    swaps them in under ``fit`` (whose private pairing of variables and averages it reads too)."""
-    optimizer = model.optimizer
-    if not getattr(optimizer, "use_ema", False) or not optimizer.built:
-        return model.get_weights()
-    averages = dict(zip(map(id, optimizer._trainable_variables), optimizer._model_variables_moving_average, strict=True))
-    return [keras.ops.convert_to_numpy(averages.get(id(w), w)) for w in model.weights]
+    return history, schedule.best_weights if schedule.best_weights is not None else served_weights(model)
 
 
 def _train_step(
@@ -212,36 +203,3 @@ def _chief_value(strategy: tf.distribute.Strategy, cluster: Cluster, values: np.
     """The chief's copy of ``values`` on every worker, bit for bit (x + 0 is exact): the same
     decisions everywhere even if another worker's all-reduce rounded differently."""
     return _all_sum(strategy, values if cluster.is_chief else np.zeros_like(values))
-
-
-class _EarlyStopping:
-    """keras.callbacks.EarlyStopping(patience, restore_best_weights=True) on a loss (mode min)."""
-
-    def __init__(self, patience: int) -> None:
-        self.patience, self.wait, self.best, self.best_epoch = patience, 0, np.inf, 0
-        self.best_weights: list[np.ndarray] | None = None
-
-    def update(self, value: float, epoch: int, weights: list[np.ndarray]) -> bool:
-        self.wait += 1
-        if self.best_weights is None or value < self.best:
-            self.best, self.best_epoch, self.best_weights, self.wait = value, epoch, weights, 0
-            return False
-        return self.wait >= self.patience and epoch > 0
-
-
-class _Plateau:
-    """keras.callbacks.ReduceLROnPlateau: the new rate after ``patience // 2`` flat epochs, else None."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.factor, self.patience = config.lr_factor, max(1, config.patience // 2)
-        self.min_lr, self.best, self.wait = config.learning_rate * 1e-3, np.inf, 0
-
-    def update(self, value: float, lr: float) -> float | None:
-        if value < self.best - 1e-4:  # Keras' default min_delta
-            self.best, self.wait = value, 0
-            return None
-        self.wait += 1
-        if self.wait >= self.patience and lr > self.min_lr:
-            self.wait = 0
-            return max(lr * self.factor, self.min_lr)
-        return None

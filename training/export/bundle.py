@@ -4,7 +4,6 @@ check its parity, and write the bundle (model, encoders, spec, manifest, report)
 from __future__ import annotations
 
 import contextlib
-import math
 import platform
 import time
 from collections.abc import Callable
@@ -14,19 +13,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
 import keras
 import numpy as np
 import pandas as pd
 
 from features.artifacts import write_bundle
+from features.coverage import Coverage
 from features.encoder import TabularEncoder
+from features.encoder_state import write_encoders
 from features.errors import DataError
+from features.projection import PROJECTIONS
 from features.schema import FeatureSpec
-from features.target import LabelTarget, ScaledTarget, python_scalar
+from features.target import LabelTarget, ScaledTarget
 from training.data.spec import dump_spec
 from training.export.ensemble_graph import stitch
 from training.export.graph import check_parity, to_graph
+from training.export.importance import permutation_importance
+from training.export.projections import compute_projections
 from training.export.report import write_report
 from training.loop import metrics
 from training.loop.config import TrainConfig
@@ -85,15 +88,22 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     )
     holdout, baseline = _evaluate(target, output, fitted.train_summary, valid_target, task)
     log("holdout: " + _fmt(holdout) + "   baseline: " + _fmt(baseline))
+    log("exporting the network to NumPy, checking parity, writing the bundle and its report …")
 
     numeric_width = encoder.numeric_.n_outputs if encoder.numeric_ is not None else 0
     embedding_layers = [f"embedding_{safe}" for safe in input_names(spec.categorical)]
     graph = stitch([to_graph(m, embedding_layers, numeric_width) for m in fitted.members or [model]])
     parity = check_parity(model, graph, [x[:PARITY_ROWS] for x in fitted.valid_x], len(spec.categorical))
+    importance = permutation_importance(
+        graph, encoder, target, task, fitted.valid_x, valid_target, seed=fitted.config.fitting.seed
+    )
+    if fitted.held_out is not None:  # every row trained most of the members: no row is held out from the mean
+        importance["rows_are"] = "training rows (ensemble holdout 'folds'), not a holdout"
+    projected, projections = compute_projections(encoder.categorical, graph.embeddings, fitted.config.fitting.seed, log)
     epochs_run = len(fitted.history["loss"])
     histories = fitted.member_histories or [fitted.history]
-    if fitted.config.batch_ensemble > 1:
-        fitted.extra["batch_ensemble"] = {"members": fitted.config.batch_ensemble}
+    if fitted.config.ensembling.batch_ensemble > 1:
+        fitted.extra["batch_ensemble"] = {"members": fitted.config.ensembling.batch_ensemble}
     if len(histories) > 1:
         fitted.extra["ensemble"] = {
             "members": len(histories),
@@ -110,6 +120,8 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
         "ignored_columns": fitted.ignored,  # the service accepts and ignores these fields of a record
         "example": fitted.example,
         "metrics": {"holdout": holdout, "baseline": baseline},
+        "importance": importance,  # permutation importance on the holdout (training/export/importance.py)
+        "projections": {"file": PROJECTIONS, **projections},  # the explorer's stored maps
         "training": {
             "rows": {"train": fitted.train_rows, "valid": len(fitted.valid_frame)},
             "epochs_run": epochs_run,
@@ -120,7 +132,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
             "data_fingerprint": fitted.fingerprint,
             "source": fitted.source,
             "config": fitted.config.to_dict(),
-            "min_frequency": fitted.config.min_frequency,
+            "min_frequency": fitted.config.encoding.min_frequency,
             "batch_size": fitted.batch_size,
             **fitted.extra,
         },
@@ -132,7 +144,9 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     def write_files(folder: Path) -> None:
         model.save(folder / "model.keras")
         manifest["graph"] = graph.save(folder / "graph.npz")
-        joblib.dump({"encoder": encoder, "target": target}, folder / "encoders.joblib")
+        write_encoders(folder, encoder, target)  # data only: JSON and arrays, never a pickle
+        with open(folder / PROJECTIONS, "wb") as fh:  # plain arrays: the service loads them with allow_pickle=False
+            np.savez(fh, **projected)  # type: ignore[arg-type]
         (folder / "spec.yaml").write_text(dump_spec(spec))
         seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
         manifest["training"]["report_seconds"] = round(seconds, 3)
@@ -144,25 +158,6 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     manifest["training"]["total_seconds"] = round(time.perf_counter() - started, 3)
     log(f"wrote {path}  ({time.perf_counter() - started:.1f} s)")
     return TrainResult(path, manifest, model, encoder, target, fitted.valid_frame)
-
-
-def train_summary(target: LabelTarget | ScaledTarget, y_train: Any) -> np.ndarray | float:
-    """What the baseline needs of the training targets (in memory)."""
-    if isinstance(target, LabelTarget):
-        return np.bincount(target.transform(y_train), minlength=len(target.classes_)) / len(y_train)
-    return float(np.mean(np.asarray(y_train, dtype=np.float64)))
-
-
-def example_row(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
-    """One complete training row (no missing values if there is one), to show in /docs."""
-    complete = frame[spec.features].dropna()
-    row = (complete if len(complete) else frame[spec.features]).iloc[0]
-    return {name: _json_value(row[name]) for name in spec.features}
-
-
-def _json_value(value: Any) -> Any:
-    value = python_scalar(value)
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _evaluate(
@@ -195,11 +190,8 @@ def _features_manifest(
                 "kind": "categorical",
                 "input": layer.removeprefix("embedding_"),
                 "embedding_layer": layer,
-                "vocabulary_size": len(enc.vocabulary_),
                 "embedding_dim": dims[name],
-                "rare_values_folded": enc.n_rare_values_,
-                "missing_rows": enc.n_missing_rows_,
-                **enc.coverage(),
+                **Coverage.of(enc).to_dict(),
                 "shrinkage": shrinkage[name],
             }
         )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.artifacts import REPORT
+from features.coverage import Coverage
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
 from training.data.spec import dump_spec
@@ -51,6 +52,7 @@ def write_report(
     sections = [
         _curves(training),
         _metrics(manifest["metrics"]),
+        _importance(manifest.get("importance")),
         *_holdout_plots(task, target, y_valid, output),
         _embeddings(encoder, tables, training),
         _setup(manifest, spec),
@@ -82,6 +84,14 @@ def _curves(training: dict[str, Any]) -> tuple[str, str, str]:
         f"Training ran {training['epochs_run']} epochs; early stopping restored the weights of epoch "
         f"{training['best_epoch']} (lowest validation loss without the L2 penalties). "
     )
+    runs = (training.get("ensemble") or {}).get("epochs_run") or []
+    if len(runs) > 1:  # several networks stop at their own epochs: say each, not the first one's
+        best = training["ensemble"]["best_epoch"]
+        each = ", ".join(f"{r} (best {b})" for r, b in zip(runs, best, strict=True))
+        note = (
+            f"{len(runs)} networks trained; epochs run per network: {each}. Early stopping restored each one's "
+            "best epoch (lowest validation loss without the L2 penalties). The curves are the first network's. "
+        )
     if metric == "mae" and training["config"].get("target_scale") != "linear":
         note += "MAE is in the scaled target space the network learns in. "
     return (
@@ -111,6 +121,27 @@ def _metrics(values: dict[str, dict[str, float]]) -> tuple[str, str, str]:
     return "metrics", "Holdout metrics vs the trivial baseline", content
 
 
+def _importance(found: dict[str, Any] | None) -> tuple[str, str, str]:
+    if not found or not found.get("features"):
+        return "importance", "Feature importance", "<p>This bundle has no permutation importance.</p>"
+    metric, shuffles = found["metric"], found["shuffles"]
+    rows = "".join(
+        f"<tr><td>{_e(f['name'])}</td><td>{_e(f['kind'])}</td><td>{f['drop']:.4f}</td><td>{f['sd']:.4f}</td></tr>"
+        for f in found["features"]
+    )
+    where = found.get("rows_are", "holdout rows")
+    content = (
+        f"<p>Each feature's column shuffled across the {found['rows']:,} {_e(where)}, {shuffles} times: how much "
+        f"{_e(metric)} gets worse (from {found['score']:.4f}) when the model cannot use the feature. A large drop is a "
+        "feature the model leans on; check that it is known when you predict (a value measured afterwards leaks the "
+        "answer). Near zero: the model ignores it.</p>"
+        f'<img alt="permutation importance" src="{plots.importance(found["features"], metric, shuffles)}">'
+        f"<table><tr><th>feature</th><th>kind</th><th>drop in {_e(metric)} (mean)</th><th>sd over {shuffles} shuffles</th>"
+        f"</tr>{rows}</table>"
+    )
+    return "importance", "Feature importance (permutation, holdout)", content
+
+
 def _holdout_plots(task: str, target: Any, y_valid: pd.Series, output: np.ndarray) -> list[tuple[str, str, str]]:
     if task == "regression":
         truth, predicted = np.asarray(y_valid, dtype=np.float64), np.asarray(target.values(output), dtype=np.float64)
@@ -129,18 +160,17 @@ def _holdout_plots(task: str, target: Any, y_valid: pd.Series, output: np.ndarra
 def _embeddings(encoder: TabularEncoder, tables: list[np.ndarray], training: dict[str, Any]) -> tuple[str, str, str]:
     if not encoder.categorical:
         return "embeddings", "Embeddings", "<p>This model has no categorical features, so it learned no embeddings.</p>"
-    train_rows = training["rows"]["train"]
     parts = [
         f"<p>Values seen fewer than <b>{training['min_frequency']}</b> times in training (the min count) have no vector "
         "of their own: they are folded into the unknown row (×), which is therefore trained on real rare rows.</p>"
     ]
     for name, table in zip(encoder.categorical, tables, strict=True):
-        enc = encoder.categorical_[name]
+        enc, facts = encoder.categorical_[name], Coverage.of(encoder.categorical_[name])
         coverage = (
             "<table><tr><th>values with own vector</th><th>values folded</th><th>rows folded</th><th>missing rows</th>"
             "<th>min count</th><th>embedding size</th></tr>"
-            f"<tr><td>{len(enc.vocabulary_):,}</td><td>{enc.n_rare_values_:,}</td>"
-            f"<td>{enc.n_rare_rows_:,} ({enc.n_rare_rows_ / max(train_rows, 1):.1%})</td><td>{enc.n_missing_rows_:,}</td>"
+            f"<tr><td>{facts.vocabulary_size:,}</td><td>{facts.values_folded:,}</td>"
+            f"<td>{facts.rows_folded:,} ({facts.folded_row_rate or 0:.1%})</td><td>{facts.missing_rows:,}</td>"
             f"<td>{training['min_frequency']}</td><td>{table.shape[1]}</td></tr></table>"
         )
         image = plots.embedding_map(name, table, enc.vocabulary_, enc.counts_)
@@ -156,7 +186,7 @@ def _setup(manifest: dict[str, Any], spec: FeatureSpec) -> tuple[str, str, str]:
     timings = {
         "training rows": f"{training['rows']['train']:,}",
         "holdout rows": f"{training['rows']['valid']:,}",
-        "epochs run / best": f"{training['epochs_run']} / {training['best_epoch']}",
+        "epochs run / best": _epochs(training),
         "batch size": f"{training['batch_size']:,}",
         "fit seconds": f"{training['fit_seconds']:.1f}",
         "rows per second": f"{training['rows_per_second']:,}",
@@ -171,6 +201,13 @@ def _setup(manifest: dict[str, Any], spec: FeatureSpec) -> tuple[str, str, str]:
         f'<h3 id="spec">Feature spec (spec.yaml)</h3><pre>{_e(dump_spec(spec))}</pre>'
     )
     return "setup", "Spec, config, data and timings", content
+
+
+def _epochs(training: dict[str, Any]) -> str:
+    ensemble = training.get("ensemble") or {}
+    if len(ensemble.get("epochs_run") or []) > 1:
+        return ", ".join(f"{r} / {b}" for r, b in zip(ensemble["epochs_run"], ensemble["best_epoch"], strict=True))
+    return f"{training['epochs_run']} / {training['best_epoch']}"
 
 
 def _half(section_id: str) -> str:

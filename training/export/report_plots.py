@@ -105,6 +105,22 @@ def residuals(truth: np.ndarray, predicted: np.ndarray, max_points: int = 20_000
     return data_uri(fig)
 
 
+def importance(features: Sequence[dict], metric: str, shuffles: int) -> str:
+    """Permutation importance: the mean drop per feature with its spread (one sd) over the shuffles."""
+    shown = list(features)[:30]
+    fig, ax = plt.subplots(figsize=(6.4, max(2.6, 0.9 + 0.28 * len(shown))))
+    positions = np.arange(len(shown))[::-1]
+    drops = [f["drop"] for f in shown]
+    colours = [TRAIN if f["kind"] == "categorical" else "#ff7f0e" for f in shown]
+    ax.barh(positions, drops, xerr=[f["sd"] for f in shown], color=colours, ecolor=BEST, capsize=2)
+    ax.set_yticks(positions, [str(f["name"])[:24] for f in shown], fontsize=8)
+    ax.axvline(0, color=BEST, lw=0.8)
+    ax.set_xlabel(f"drop in {metric} when the feature is shuffled (mean ± sd of {shuffles})")
+    ax.set_title("permutation importance (blue: categorical, orange: numeric)", fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+    return data_uri(fig)
+
+
 def projection(table: np.ndarray) -> tuple[np.ndarray, str]:
     """2-D coordinates: the raw vectors when the embedding has ≤ 2 dimensions, else PCA (NumPy SVD)."""
     if table.shape[1] <= 2:

@@ -1,1 +1,2 @@
-"""Fitting: the settings, the compiled network, the trainers, ensembles and out-of-fold vectors."""
+"""Fitting: the settings and their "auto" rules, the one orchestrator both routes train through,
+how a network is compiled and fitted, ensembles and out-of-fold vectors."""

@@ -1,161 +1,151 @@
-"""Hyper-parameters of the network and of fitting, with the defaults and the seed preset."""
+"""The settings of a training run, in four parts (the network, the encoding, fitting, ensembles),
+each checked by its table of rules (``training.loop.settings``), and the seed preset.
+
+A default's reason is one line here; its evidence (what else was measured, on which sets, by
+how much) is a row of docs/decisions.md, named in the comment. None (or "auto") marks a setting
+resolved from the training rows by ``training.loop.auto.resolve_auto``, which the manifest then
+records as built.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar
 
 from features.errors import DataError
+from training.loop.settings import Rule, check, choice, number, whole
 
 NUMERIC_ENCODINGS = ("none", "ple", "auto", "plr", "auto+plr")
 MAX_AVERAGE_EPOCHS = 100  # an average over more epochs than training runs would serve the first ones
+AUTO_LAYERS = 2  # the hidden layers of auto_hidden_units
 
 
-@dataclass
-class TrainConfig:
-    # network
-    # None: auto_hidden_units of the training rows (256-128, 512-256 from WIDE_ROWS), made
-    # concrete by ``sized`` once the rows are counted
-    hidden_units: tuple[int, ...] | None = None
-    dropout: tuple[float, ...] = (0.1, 0.1)
-    input_dropout: float = 0.0  # on the concatenated embeddings + numeric inputs (Guo & Berkhahn used 0.02–0.5)
+@dataclass(frozen=True)
+class NetworkSettings:
+    hidden_units: tuple[int, ...] | None = None  # None: by the training rows (decisions.md: hidden-units)
+    dropout: tuple[float, ...] = (0.1, 0.1)  # one rate per hidden layer, or one for all
+    input_dropout: float = 0.0  # on the concatenated inputs; 0.2 lost on flights (decisions.md: input-dropout)
     l2: float = 1e-5
     batch_norm: bool = False
     activation: str = "relu"
-    embedding_rule: str = "fastai"  # "fastai" | "half"; see training.model.network.embedding_size
-    embedding_dim: int | None = None  # one size for every feature (the seed uses 5)
-    embedding_cap: int | None = None  # upper bound on the rule's size (None: the rule's own cap)
-    embedding_l2: float = 0.0  # L2 penalty on the embedding tables
+    embedding_dim: int | None = None  # one width for every feature; None: fastai's rule (decisions.md: embedding-size)
+    embedding_cap: int | None = None  # an upper bound on the rule's width (memory); None: the rule's own cap of 600
     binary_head: str = "sigmoid"  # "sigmoid" (1 unit) | "softmax" (2 units, as in the seed)
-    l2_on_head: bool = False
-    # encoding
-    # Values seen fewer times than min_frequency fold into the unknown row 0 (which they then
-    # train); every value seen at least that often gets its own vector. max_categories caps the
-    # vocabulary by count (memory), not for quality: None keeps every value.
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "input_dropout": number("input_dropout is a rate from 0 (off) to below 1, not {value!r}", 0, 1, open_high=True),
+        "embedding_cap": whole(
+            "embedding_cap must be a whole number of dimensions, at least {low}, not {value!r}", 1, optional=True
+        ),
+        "binary_head": choice("binary_head must be one of {choices}, not {value!r}", "sigmoid", "softmax"),
+    }
+
+    def __post_init__(self) -> None:
+        if self.hidden_units is not None:
+            object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
+        dropout = (float(self.dropout),) if isinstance(self.dropout, (int, float)) else tuple(self.dropout)
+        layers = len(self.hidden_units) if self.hidden_units is not None else AUTO_LAYERS
+        if len(dropout) == 1 and layers != 1:
+            dropout = dropout * layers
+        object.__setattr__(self, "dropout", dropout)
+        if len(dropout) != layers:
+            raise DataError(
+                "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(dropout)
+            )
+        check(self, self.RULES)
+
+
+@dataclass(frozen=True)
+class EncodingSettings:
+    # every value seen min_frequency times gets its own vector (decisions.md: min-frequency); rarer
+    # ones fold into the unknown row 0 and train it. max_categories caps the vocabulary by count (memory)
     min_frequency: int = 5
     max_categories: int | None = None
-    # Shrinkage of each value's vector toward the unknown vector (training/model/shrunk_embedding.py):
-    # e_0 + s_c·d_c, s_c = n_c/(n_c + k), L2 deviation_l2 on d_c; fold_k > 0 also folds value c
-    # into row 0 with probability fold_k/(n_c + fold_k) during training. k = shrinkage; None =
-    # auto_shrinkage (a share of the training rows); 0 is a plain Embedding (the seed preset).
-    # Chosen by measurement: docs/coverage.md.
+    # each value's vector shrinks toward the unknown one: e_0 + s_c·d_c, s_c = n_c/(n_c + k), L2
+    # deviation_l2 on d_c (training/model/shrunk_embedding.py); None: by the training rows
+    # (decisions.md: shrinkage-k); 0: a plain Embedding (the seed preset)
     shrinkage: float | None = None
-    shrinkage_min_values: int = 1000  # features with fewer values in the vocabulary keep plain tables
-    deviation_l2: float = 1e-3
-    fold_k: float = 0.0
-    # regression: "linear" fits the mean in the target's own units, which is what RMSE scores: on
-    # diamonds it beat the log target ("auto") by 8 %, on hotel_rates it was level within the seed
-    # spread (docs/coverage.md). "log", "loglink" and "auto" stay available (features.target).
-    target_scale: str = "linear"
-    numeric_transform: str = "both"  # "standard" | "quantile" (rank-gauss) | "both"; see features.numeric
-    # "ple": each numeric score also reaches the network as ple_bins piecewise-linear ramps
-    # (features/piecewise_linear.py); "auto": only the staircase features (training/model/step_features.py);
-    # "none": the scores alone. "auto" won or tied on all six bench sets (docs/coverage.md): it
-    # picks nothing where PLE hurt (flights, diamonds) and the staircases where it helps.
+    shrinkage_min_values: int = 1000  # features with fewer values keep plain tables (decisions.md: shrinkage-gate)
+    deviation_l2: float = 1e-3  # decisions.md: deviation-l2
+    fold_k: float = 0.0  # > 0: value c folds into row 0 with probability fold_k/(n_c + fold_k) (decisions.md: fold-k)
+    target_scale: str = "linear"  # regression: fit the mean in the target's units (decisions.md: target-scale)
+    numeric_transform: str = "both"  # standardised and rank-gauss scores (decisions.md: numeric-transform)
+    # "auto": ramps for the staircase features, and periodic embeddings of every numeric under
+    # PERIODIC_ROWS training rows (decisions.md: numeric-encoding); "ple", "plr", "auto+plr", "none" force one
     numeric_encoding: str = "auto"
-    ple_bins: int = 16
-    # "plr": periodic embeddings of every numeric score (features/periodic.py), plr_frequencies
-    # sin/cos pairs → plr_dims units per feature; plr_sigma spreads the initial frequencies
-    plr_frequencies: int = 48
+    ple_bins: int = 16  # piecewise-linear ramps per expanded feature (decisions.md: ple-bins)
+    plr_frequencies: int = 48  # periodic embeddings: sin/cos pairs, then plr_dims units per feature
     plr_dims: int = 24
-    plr_sigma: float = 0.1
-    # auto+plr: the staircase features (those that also get ramps) start sharper; on hotel_rates
-    # 3 beat 1, 0.3 and 10 (12.82 RMSE against 12.88, 13.08 and 12.95), ames was level (None: plr_sigma)
-    plr_step_sigma: float | None = 3.0
-    # fitting
+    plr_sigma: float = 0.1  # spread of the initial frequencies (decisions.md: plr-sigma)
+    plr_step_sigma: float | None = 3.0  # auto+plr: the staircase features start sharper (decisions.md: plr-sigma)
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "deviation_l2": number("deviation_l2 must be a number, 0 (off) or more, not {value!r}", 0),
+        "fold_k": number("fold_k is a number of rows, 0 (off) or more, not {value!r}", 0),
+        "numeric_encoding": choice("numeric_encoding must be one of {choices}", *NUMERIC_ENCODINGS),
+        "ple_bins": whole("ple_bins must be a whole number of bins, at least {low}", 2),
+        "plr_frequencies": whole("{name} must be a whole number, at least {low}, not {value!r}", 1),
+        "plr_dims": whole("{name} must be a whole number, at least {low}, not {value!r}", 1),
+        "plr_sigma": number("{name} must be a number above {low} and at most {high}, not {value!r}", 0, 100, open_low=True),
+        "plr_step_sigma": number(
+            "{name} must be a number above {low} and at most {high}, not {value!r}", 0, 100, open_low=True, optional=True
+        ),
+    }
+
+    def __post_init__(self) -> None:
+        check(self, self.RULES)
+
+
+@dataclass(frozen=True)
+class FittingSettings:
     learning_rate: float = 1e-3
-    # "plateau": ×lr_factor after patience//2 flat epochs, so the last epochs refine instead of
-    # stop; with patience 8 it matched or beat a constant rate with patience 4 on every bench set
-    # (diamonds −2.6 % RMSE, hotel_rates −2.5 %, full flights +0.0024 AUC; docs/coverage.md).
-    lr_schedule: str = "plateau"  # "constant" | "plateau"
+    # "plateau": ×lr_factor after patience // 2 flat epochs, so the last epochs refine instead of
+    # stop (decisions.md: lr-schedule); "constant" as in the seed
+    lr_schedule: str = "plateau"
     lr_factor: float = 0.3
-    batch_size: int | None = None  # None = auto_batch_size: 512, growing to 2048 from 51k rows
+    batch_size: int | None = None  # None: by the training rows (decisions.md: batch-size)
     epochs: int = 50
     patience: int = 8
     valid_fraction: float = 0.2
     class_weight: str | None = None  # None | "balanced"
-    # The weights early stopping judges and the bundle serves are an exponential moving average
-    # of the training steps' weights over about this many epochs (Polyak averaging; Keras'
-    # optimizer EMA); 0 serves the last step's. It smooths the step-to-step noise that made
-    # regression scores vary by seed: diamonds −1.8 % RMSE, no set worse (docs/coverage.md).
+    # early stopping judges, and the bundle serves, a moving average of the weights over about
+    # this many epochs (decisions.md: weight-average); 0 serves the last step's
     weight_average: float = 1.0
-    # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
-    # (training/loop/ensemble.py); K× the training time and the served network's work. None: auto
-    # (``auto_ensemble``: AUTO_MEMBERS for regression tables under ENSEMBLE_ROWS training rows).
-    ensemble: int | None = None
-    # "shared": every member trains on the same rows and early-stops on the one holdout, which
-    # the holdout metrics then judge the ensemble on; "folds": member k of an in-memory ensemble
-    # early-stops on the k-th of K folds of all the rows and trains on the rest (the metrics are
-    # then out-of-fold). Folds used every row but did not win: hotel_rates −0.07 RMSE, diamonds
-    # +3.0 (3 seeds; docs/coverage.md). Streamed ensembles always share the holdout.
-    ensemble_holdout: str = "shared"
-    # K > 1: a batch ensemble (training/model/batch_ensemble.py, TabM-mini): K members share every
-    # hidden weight and differ by an input adapter and a head; one training, K× the dense work.
-    batch_ensemble: int = 1
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "lr_schedule": choice("unknown lr_schedule {value!r}; use 'constant' or 'plateau'", "constant", "plateau"),
+        "lr_factor": number(
+            "lr_factor must be a number above {low} and below {high}, not {value!r}", 0, 1, open_low=True, open_high=True
+        ),
+        "weight_average": number(
+            "weight_average is a number of epochs from 0 (off) to {high}, not {value!r}", 0, MAX_AVERAGE_EPOCHS
+        ),
+    }
 
     def __post_init__(self) -> None:
-        if isinstance(self.dropout, (int, float)):
-            self.dropout = (float(self.dropout),)
-        layers = len(self.hidden_units) if self.hidden_units is not None else AUTO_LAYERS
-        if len(self.dropout) == 1 and layers != 1:
-            self.dropout = self.dropout * layers
-        if len(self.dropout) != layers:
-            raise DataError(
-                "give one dropout rate per hidden layer, or a single rate for all", field="dropout", value=list(self.dropout)
-            )
+        check(self, self.RULES)
 
-        if self.numeric_encoding not in NUMERIC_ENCODINGS:
-            raise DataError(
-                f"numeric_encoding must be one of {', '.join(NUMERIC_ENCODINGS)}",
-                field="numeric_encoding",
-                value=self.numeric_encoding,
-            )
-        if self.numeric_encoding in ("ple", "auto", "auto+plr") and (not isinstance(self.ple_bins, int) or self.ple_bins < 2):
-            raise DataError("ple_bins must be a whole number of bins, at least 2", field="ple_bins", value=self.ple_bins)
-        for name, low in (("plr_frequencies", 1), ("plr_dims", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise DataError(f"{name} must be a whole number, at least {low}, not {value!r}", field=name, value=value)
-        for name in ("plr_sigma", "plr_step_sigma"):
-            value = getattr(self, name)
-            if name == "plr_step_sigma" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
-                raise DataError(f"{name} must be a number above 0 and at most 100, not {value!r}", field=name, value=value)
-        if (
-            isinstance(self.weight_average, bool)
-            or not isinstance(self.weight_average, (int, float))
-            or not (0 <= self.weight_average <= MAX_AVERAGE_EPOCHS)
-        ):
-            raise DataError(
-                f"weight_average is a number of epochs from 0 (off) to {MAX_AVERAGE_EPOCHS}, not {self.weight_average!r}",
-                field="weight_average",
-                value=self.weight_average,
-            )
-        if self.ensemble is not None and (
-            isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1
-        ):
-            raise DataError("ensemble must be a whole number of networks, at least 1", field="ensemble", value=self.ensemble)
-        if self.ensemble_holdout not in ("folds", "shared"):
-            raise DataError(
-                f"ensemble_holdout must be 'folds' or 'shared', not {self.ensemble_holdout!r}",
-                field="ensemble_holdout",
-                value=self.ensemble_holdout,
-            )
-        if (
-            isinstance(self.batch_ensemble, bool)
-            or not isinstance(self.batch_ensemble, int)
-            or not 1 <= self.batch_ensemble <= 64
-        ):
-            raise DataError(
-                f"batch_ensemble must be a whole number of members from 1 (off) to 64, not {self.batch_ensemble!r}",
-                field="batch_ensemble",
-                value=self.batch_ensemble,
-            )
-        if self.batch_ensemble > 1 and self.hidden_units == ():  # the adapter scales the first hidden layer's input
-            raise DataError("batch_ensemble needs at least one hidden layer", field="batch_ensemble", value=self.batch_ensemble)
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    # K > 1: K networks from seeds seed, seed + 7919, ... trained apart and averaged in one bundle
+    # (training/loop/ensemble.py); None: by task and rows (decisions.md: ensemble)
+    ensemble: int | None = None
+    # "shared": every member early-stops on the one holdout; "folds": member k on the k-th of K
+    # folds of all the rows, training on the rest (in memory only; decisions.md: ensemble-holdout)
+    ensemble_holdout: str = "shared"
+    # K > 1: one network of K members sharing every hidden weight (training/model/batch_ensemble.py)
+    batch_ensemble: int = 1
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "ensemble": whole("ensemble must be a whole number of networks, at least {low}", 1, optional=True),
+        "ensemble_holdout": choice("ensemble_holdout must be 'folds' or 'shared', not {value!r}", "folds", "shared"),
+        "batch_ensemble": whole("batch_ensemble must be a whole number of members from 1 (off) to {high}, not {value!r}", 1, 64),
+    }
+
+    def __post_init__(self) -> None:
+        check(self, self.RULES)
         if self.batch_ensemble > 1 and (self.ensemble or 1) > 1:
             raise DataError(
                 "batch_ensemble and ensemble cannot be combined: choose one way to average networks",
@@ -165,98 +155,54 @@ class TrainConfig:
 
     @property
     def crosses_folds(self) -> bool:
-        """An ensemble (once sized) whose members each hold out their own fold of the rows."""
+        """An ensemble (once resolved) whose members each hold out their own fold of the rows."""
         return (self.ensemble or 1) > 1 and self.ensemble_holdout == "folds"
 
+
+PARTS = {"network": NetworkSettings, "encoding": EncodingSettings, "fitting": FittingSettings, "ensembling": EnsembleSettings}
+PART_OF = {item.name: part for part, kind in PARTS.items() for item in fields(kind)}
+
+
+@dataclass(frozen=True, init=False)
+class TrainConfig:
+    """The four parts; built from flat settings (``TrainConfig(epochs=4, hidden_units=(32,))``,
+    each routed to its part) or from parts, and written to the manifest flat (``to_dict``)."""
+
+    network: NetworkSettings
+    encoding: EncodingSettings
+    fitting: FittingSettings
+    ensembling: EnsembleSettings
+
+    def __init__(
+        self,
+        network: NetworkSettings | None = None,
+        encoding: EncodingSettings | None = None,
+        fitting: FittingSettings | None = None,
+        ensembling: EnsembleSettings | None = None,
+        **settings: Any,
+    ) -> None:
+        unknown = sorted(set(settings) - set(PART_OF))
+        if unknown:
+            raise TypeError(f"TrainConfig has no setting {', '.join(map(repr, unknown))}")
+        given = {"network": network, "encoding": encoding, "fitting": fitting, "ensembling": ensembling}
+        for part, kind in PARTS.items():
+            mine = {name: value for name, value in settings.items() if PART_OF[name] == part}
+            current = given[part]
+            object.__setattr__(self, part, kind(**mine) if current is None else replace(current, **mine))
+        if self.ensembling.batch_ensemble > 1 and self.network.hidden_units == ():  # the adapter scales the first layer's input
+            raise DataError(
+                "batch_ensemble needs at least one hidden layer", field="batch_ensemble", value=self.ensembling.batch_ensemble
+            )
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: value for part in PARTS for name, value in asdict(getattr(self, part)).items()}
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
+        """The config with the settings given (None: keep this one's), as the CLI's flags set them."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if "hidden_units" in changes and "dropout" not in changes:
-            changes["dropout"] = self.dropout[:1] or (0.0,)  # keep the preset's rate for the new depth
-        return replace(self, **changes)
-
-
-SHRINKAGE_SHARE, SHRINKAGE_FLOOR = 0.005, 10.0
-MEMBER_SEED_STEP = 7919  # a prime: members of seed s never share a seed with members of s + 1
-
-
-def member_seed(seed: int, member: int) -> int:
-    return seed + MEMBER_SEED_STEP * member
-
-
-def auto_shrinkage(train_rows: int) -> float:
-    """k of s_c = n_c / (n_c + k): 0.5 % of the training rows, at least 10 (docs/coverage.md).
-
-    A value with k rows sits halfway between the unknown vector and its own. A fixed k = 500
-    matched the old folding on flights (100k rows) but cost ames (2.3k rows, every value
-    under 500 rows) 14 % RMSE and hotel_rates 7 %; a share of the rows gives flights ≈ 1,000,
-    hotel_rates ≈ 50, lending_club ≈ 30 and ames 10. Every value keeps its own vector either way.
-    """
-    return max(SHRINKAGE_FLOOR, SHRINKAGE_SHARE * train_rows)
-
-
-PERIODIC_ROWS = 20_000
-
-
-def auto_numeric_encoding(train_rows: int) -> str:
-    """What "auto" builds: ramps for the staircase features, and below PERIODIC_ROWS training
-    rows periodic embeddings of every numeric feature too. They gained on the four bench sets
-    under it (cells +0.0038 AUC and lending_club +0.0102 on 3 of 3 seeds; with the staircase
-    features started sharper, hotel_rates −4.3 % RMSE and ames −1.1 %) and lost on the two above
-    it (diamonds +1.0 % RMSE, full flights −0.0012 AUC), where they would also double the graph's
-    batch time on the demo (docs/coverage.md, docs/performance.md)."""
-    return "auto+plr" if train_rows < PERIODIC_ROWS else "auto"
-
-
-WIDE_ROWS, AUTO_LAYERS = 20_000, 2
-
-
-def auto_hidden_units(train_rows: int) -> tuple[int, int]:
-    """256-128, and twice as wide from WIDE_ROWS training rows. With weight averaging, 512-256
-    gained on both bench sets above it (full flights +0.0018 AUC on 3 of 3 seeds; diamonds
-    −4.2 RMSE as one network; five such networks −4.5 ± 1.0 against five 256-128 ones, on 9
-    of 10 seeds) and lost or tied on the small ones (ames +4 % RMSE, lending_club −0.0025 AUC;
-    docs/coverage.md). It doubles the graph's time for a large batch, which is why the demo,
-    the service's latency reference, keeps 256-128 (training.data.tables.DEMO_HIDDEN)."""
-    return (512, 256) if train_rows >= WIDE_ROWS else (256, 128)
-
-
-AUTO_MEMBERS, ENSEMBLE_ROWS = 5, 100_000
-
-
-def auto_ensemble(config: TrainConfig, task: str, train_rows: int, distributed: bool = False) -> int:
-    """How many networks ``ensemble=None`` averages: AUTO_MEMBERS for regression under
-    ENSEMBLE_ROWS training rows, else one. Squared error in the target's units is what
-    seed-to-seed variance costs most: five networks took hotel_rates from 12.82 to 12.42 RMSE,
-    diamonds from 541.4 to 539.0 and ames from 0.0523 to 0.0513 (3 seeds; docs/coverage.md),
-    while on the classification sets averaging moved AUC by ±0.001. Under 100,000 rows a
-    network trains in about a minute here, so five stay affordable; a distributed run trains
-    one network (members run on one process), and ``batch_ensemble`` averages its own."""
-    if config.ensemble is not None:
-        return config.ensemble
-    if task != "regression" or train_rows >= ENSEMBLE_ROWS or distributed or config.batch_ensemble > 1:
-        return 1
-    return AUTO_MEMBERS
-
-
-def sized(config: TrainConfig, train_rows: int, task: str, distributed: bool = False) -> TrainConfig:
-    """The config with the settings that follow the table's size (and task) made concrete, so
-    the manifest records the network that was built."""
-    if config.numeric_encoding == "auto":
-        config = replace(config, numeric_encoding=auto_numeric_encoding(train_rows))
-    if config.hidden_units is None:
-        config = replace(config, hidden_units=auto_hidden_units(train_rows))
-    if config.ensemble is None:
-        config = replace(config, ensemble=auto_ensemble(config, task, train_rows, distributed))
-    return config
-
-
-def auto_batch_size(train_rows: int) -> int:
-    """512 for small tables (measured best there), up to 2048 for large ones: on full flights
-    (209k rows) 2048 gave AUC 0.8135 vs 0.8147 at 512 with 2.3× the rows per second (94k vs 42k)."""
-    return int(min(2048, max(512, train_rows // 100)))
+            changes["dropout"] = self.network.dropout[:1] or (0.0,)  # keep the preset's rate for the new depth
+        return TrainConfig(self.network, self.encoding, self.fitting, self.ensembling, **changes)
 
 
 def seed_config() -> TrainConfig:

@@ -10,9 +10,9 @@ bundle's vectors (the holdout only chose its epoch; it was never trained on).
 K networks learn K different spaces, so each is turned onto the final network's space first: an
 orthogonal Procrustes rotation plus a shift per feature, fitted on the rows that network
 trained on. Then coordinate j means the same for every row, and a tree's split on it carries
-over to new rows (unrotated fold vectors cost LightGBM 0.006 AUC on lending_club's 3 seeds).
+over to new rows (unrotated fold vectors cost LightGBM more than rotated ones).
 The rotation leaves a residual, which is why this is an option: on the bench sets, whose values
-have tens of rows or more, it did not beat in-sample vectors (docs/coverage.md).
+have tens of rows or more, it did not beat in-sample vectors (docs/decisions.md: out-of-fold).
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from features.embedding_features import EmbeddingFeatures
 from features.errors import DataError
 from features.schema import FeatureSpec
-from training.loop.config import TrainConfig, sized
-from training.loop.trainer import holdout_split, train, usable_rows
+from training.data.split import stratified_folds, stratified_holdout
+from training.data.table_data import usable_rows
+from training.data.training_data import DataRoute
+from training.loop.auto import resolve_network
+from training.loop.compatibility import check_compatible
+from training.loop.config import TrainConfig
+from training.loop.trainer import train
 
 MIN_FOLDS = 2
 OUTPUT_FORMATS = (".parquet", ".csv")
@@ -106,14 +110,20 @@ def out_of_fold_features(
     what ``training.loop.trainer.train`` got for it."""
     check_folds(folds)
     check_spec(spec)
+    check_compatible(config, DataRoute(streamed=False, separate_holdout=valid is not None), out_of_fold=True)
     positions = np.flatnonzero(frame[spec.target].notna().to_numpy())
     usable = usable_rows(frame, spec, lambda _: None)
     every_row = np.arange(len(usable)), np.arange(0)
-    train_rows, holdout_rows = holdout_split(usable, spec, config) if valid is None else every_row
-    # the bundle's network, though each fold trains on fewer rows
-    config = sized(config, len(train_rows), spec.task or "regression")
+    labels = usable[spec.target] if spec.task != "regression" else None
+    fitting = config.fitting
+    train_rows, holdout_rows = (
+        stratified_holdout(len(usable), fitting.valid_fraction, fitting.seed, labels) if valid is None else every_row
+    )
+    # the bundle's network (width, encoding, members), though each fold network fits on fewer
+    # rows: its batch size and shrinkage follow its own rows, as they did for the bundle's
+    config = resolve_network(config, spec.task or "regression", len(train_rows))
     holdout: pd.DataFrame | None = valid
-    if valid is None and config.crosses_folds:  # the bundle trained on every row; each fold network crosses its own
+    if valid is None and config.ensembling.crosses_folds:  # the bundle trained on every row; each fold network crosses its own
         train_rows, holdout_rows = every_row
     elif valid is None:
         holdout = usable.iloc[holdout_rows].reset_index(drop=True)
@@ -130,7 +140,8 @@ def out_of_fold_features(
     in_fold = np.empty((len(training), len(names)), dtype=np.float32)
     fits = []
     with tempfile.TemporaryDirectory(prefix="catembed-folds-") as scratch:
-        for k, (inner, held) in enumerate(_folds(training, spec, folds, config.seed)):
+        labels = training[spec.target] if spec.task != "regression" else None
+        for k, (inner, held) in enumerate(stratified_folds(len(training), folds, fitting.seed, labels)):
             log(f"out-of-fold: network {k + 1} of {folds}, trained without {len(held):,} rows")
             result = train(
                 training.iloc[inner], spec, config, name=f"fold{k}", out=scratch, valid=holdout, log=lambda _: None, verbose=0
@@ -170,12 +181,6 @@ class Rotation:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.source_mean) @ self.matrix + self.target_mean).astype(np.float32)
-
-
-def _folds(training: pd.DataFrame, spec: FeatureSpec, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    if spec.task != "regression" and training[spec.target].value_counts().min() >= folds:
-        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(training, training[spec.target]))
-    return list(KFold(folds, shuffle=True, random_state=seed).split(training))
 
 
 def _blocks(transformer: EmbeddingFeatures) -> list[slice]:

@@ -10,24 +10,17 @@ from keras import layers, regularizers
 
 from features.encoder import TabularEncoder
 from features.schema import FeatureSpec
-from training.loop.config import TrainConfig
+from training.loop.config import NetworkSettings, TrainConfig
 from training.model.batch_ensemble import MEAN, BatchEnsembleModel, MemberAdapter, MemberHead, MemberMean
 from training.model.numeric_embedding import PeriodicEmbedding, PiecewiseLinearExpansion
 from training.model.shrunk_embedding import ShrunkEmbedding
 
 
-def embedding_size(n_indices: int, rule: str = "fastai") -> int:
-    """Default width of a feature's embedding, from the rows of its table (vocabulary + unknown).
-
-    ``fastai``: min(600, round(1.6 · n^0.56)) — grows slowly with cardinality (12 → 6, 4k → 170).
-    ``half``: min(50, (n+1)//2), the rule of Guo & Berkhahn-era Kaggle kernels.
-    bench/embedding_rules.py measures both; the README records which won and by how much.
-    """
-    if rule == "fastai":
-        return max(1, min(600, round(1.6 * n_indices**0.56)))
-    if rule == "half":
-        return max(1, min(50, (n_indices + 1) // 2))
-    raise ValueError(f"unknown embedding rule {rule!r}; rules are 'fastai', 'half'")
+def embedding_size(n_indices: int) -> int:
+    """Default width of a feature's embedding, from the rows of its table (vocabulary + unknown):
+    fastai's min(600, round(1.6 · n^0.56)), which grows slowly with cardinality (12 → 6, 4k →
+    170) and beat a half-the-cardinality rule (docs/decisions.md: embedding-size)."""
+    return max(1, min(600, round(1.6 * n_indices**0.56)))
 
 
 def input_names(features: list[str]) -> list[str]:
@@ -41,21 +34,20 @@ def input_names(features: list[str]) -> list[str]:
     return names
 
 
-def embedding_dims(encoder: TabularEncoder, spec: FeatureSpec, config: TrainConfig) -> dict[str, int]:
+def embedding_dims(encoder: TabularEncoder, spec: FeatureSpec, network: NetworkSettings) -> dict[str, int]:
     dims = {}
     for name in encoder.categorical:
-        n = encoder.categorical_[name].n_indices
-        size = embedding_size(n, config.embedding_rule)
-        if config.embedding_cap:
-            size = min(size, config.embedding_cap)
-        dims[name] = spec.embedding_dims.get(name) or config.embedding_dim or size
+        size = embedding_size(encoder.categorical_[name].n_indices)
+        if network.embedding_cap:
+            size = min(size, network.embedding_cap)
+        dims[name] = spec.embedding_dims.get(name) or network.embedding_dim or size
     return dims
 
 
-def output_units(task: str, n_classes: int, config: TrainConfig, link: str = "identity") -> tuple[int, str]:
+def output_units(task: str, n_classes: int, network: NetworkSettings, link: str = "identity") -> tuple[int, str]:
     if task == "regression":
         return 1, "exponential" if link == "log" else "linear"
-    if task == "binary" and config.binary_head == "sigmoid":
+    if task == "binary" and network.binary_head == "sigmoid":
         return 1, "sigmoid"
     return n_classes, "softmax"
 
@@ -76,20 +68,20 @@ def build_model(
     """vocab_sizes: rows of each embedding table (vocabulary + 1), in model-input order.
 
     counts: training rows of each vocabulary value per feature (the encoder's ``counts_``); with
-    a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.shrinkage``) they make each
+    a shrinkage k > 0 (per feature in ``shrinkage``, else ``config.encoding.shrinkage``) they make each
     table a ShrunkEmbedding (same parameters as an Embedding). link: the regression target's
     link (features.target.ScaledTarget.link_); "log" makes the head ``exp``. score_columns: where
     the scores that get a piecewise-linear expansion (training/model/numeric_embedding.py) when
-    ``config.numeric_encoding`` is "ple" (every feature's) or "auto"/"auto+plr"
+    ``config.encoding.numeric_encoding`` is "ple" (every feature's) or "auto"/"auto+plr"
     (training/model/step_features.py); periodic_columns: those that get periodic embeddings under
     "plr" and "auto+plr" (every score).
     """
+    network, encoding, seed = config.network, config.encoding, config.fitting.seed
     inputs, parts = [], []
-    embedding_regularizer = regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
     for i, ((feature, n_indices), safe) in enumerate(zip(vocab_sizes.items(), input_names(list(vocab_sizes)), strict=True)):
         categorical = keras.Input(shape=(1,), dtype="int32", name=safe)
         table: layers.Layer
-        k = shrinkage[feature] if shrinkage is not None else config.shrinkage
+        k = shrinkage[feature] if shrinkage is not None else encoding.shrinkage
         if k and counts is not None:
             if len(counts[feature]) + 1 != n_indices:
                 raise ValueError(f"feature {feature!r}: {len(counts[feature])} counts for a table of {n_indices} rows")
@@ -97,15 +89,13 @@ def build_model(
                 counts[feature],
                 dims[feature],
                 k,
-                l2=config.deviation_l2,
-                fold_k=config.fold_k,
-                seed=config.seed * 1000 + i,
+                l2=encoding.deviation_l2,
+                fold_k=encoding.fold_k,
+                seed=seed * 1000 + i,
                 name=f"embedding_{safe}",
             )
         else:
-            table = layers.Embedding(
-                n_indices, dims[feature], embeddings_regularizer=embedding_regularizer, name=f"embedding_{safe}"
-            )
+            table = layers.Embedding(n_indices, dims[feature], name=f"embedding_{safe}")
         vectors = table(categorical)
         parts.append(layers.Flatten(name=f"flatten_{safe}")(vectors))
         inputs.append(categorical)
@@ -113,41 +103,40 @@ def build_model(
         numeric = keras.Input(shape=(numeric_width,), dtype="float32", name="numeric")
         inputs.append(numeric)
         expanded = numeric
-        if config.numeric_encoding in ("ple", "auto", "auto+plr") and score_columns:
-            expanded = PiecewiseLinearExpansion(score_columns, config.ple_bins, name="numeric_expansion")(expanded)
-        if config.numeric_encoding in ("plr", "auto+plr") and periodic_columns:
+        if encoding.numeric_encoding in ("ple", "auto", "auto+plr") and score_columns:
+            expanded = PiecewiseLinearExpansion(score_columns, encoding.ple_bins, name="numeric_expansion")(expanded)
+        if encoding.numeric_encoding in ("plr", "auto+plr") and periodic_columns:
             # after the ramps, which keep the numeric input in front: the columns still point at it
             periodic = PeriodicEmbedding(
                 periodic_columns,
-                config.plr_frequencies,
-                config.plr_dims,
-                config.plr_sigma,
-                seed=config.seed * 1000 + 999,
-                sharp=score_columns if config.numeric_encoding == "auto+plr" else None,
-                sharp_sigma=config.plr_step_sigma,
+                encoding.plr_frequencies,
+                encoding.plr_dims,
+                encoding.plr_sigma,
+                seed=seed * 1000 + 999,
+                sharp=score_columns if encoding.numeric_encoding == "auto+plr" else None,
+                sharp_sigma=encoding.plr_step_sigma,
                 name="periodic_embedding",
             )
             expanded = periodic(expanded)
         parts.append(expanded)
     x = layers.Concatenate(name="concatenate")(parts) if len(parts) > 1 else parts[0]
-    if config.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
-        x = layers.Dropout(config.input_dropout, name="input_dropout")(x)
-    members = config.batch_ensemble
+    if network.input_dropout:  # a Dropout is the identity at inference: the NumPy export skips it
+        x = layers.Dropout(network.input_dropout, name="input_dropout")(x)
+    members = config.ensembling.batch_ensemble
     if members > 1:  # (n, K, width) from here on: the dense layers are shared, applied per member
-        x = MemberAdapter(members, seed=config.seed * 1000 + 998, name="member_adapter")(x)
-    regularizer = regularizers.l2(config.l2) if config.l2 else None
-    if config.hidden_units is None:  # the trainers size the config once the training rows are counted
-        raise TypeError("build_model needs concrete hidden_units: pass training.loop.config.sized(config, rows, task)")
-    for i, (units, rate) in enumerate(zip(config.hidden_units, config.dropout, strict=True), start=1):
-        x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
-        if config.batch_norm:
+        x = MemberAdapter(members, seed=seed * 1000 + 998, name="member_adapter")(x)
+    regularizer = regularizers.l2(network.l2) if network.l2 else None
+    if network.hidden_units is None:  # the orchestrator resolves the config once the training rows are counted
+        raise TypeError("build_model needs concrete hidden_units: pass training.loop.auto.resolve_auto(config, task, rows)")
+    for i, (units, rate) in enumerate(zip(network.hidden_units, network.dropout, strict=True), start=1):
+        x = layers.Dense(units, activation=network.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
+        if network.batch_norm:
             x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         if rate:
             x = layers.Dropout(rate, name=f"dropout_{i}")(x)
-    units, activation = output_units(task, n_classes, config, link)
-    head_regularizer = regularizer if config.l2_on_head else None
+    units, activation = output_units(task, n_classes, network, link)
     if members > 1:
-        heads = MemberHead(units, activation, head_regularizer, seed=config.seed * 1000 + 997, name="head")(x)
+        heads = MemberHead(units, activation, None, seed=seed * 1000 + 997, name="head")(x)
         return BatchEnsembleModel(inputs=inputs, outputs=MemberMean(name=MEAN)(heads), name="catembed")
-    output = layers.Dense(units, activation=activation, kernel_regularizer=head_regularizer, name="head")(x)
+    output = layers.Dense(units, activation=activation, name="head")(x)
     return keras.Model(inputs=inputs, outputs=output, name="catembed")

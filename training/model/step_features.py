@@ -1,10 +1,9 @@
 """Which numeric features get the piecewise-linear encoding under ``--numeric-encoding auto``.
 
-PLE on every numeric feature won on hotel_rates, whose price steps with the arrival day (−8 %
-RMSE), and lost where effects are smooth (diamonds' carat, flights' times: +2.7 % RMSE, −0.008
-AUC): the ramps add inputs to fit and noise to overfit. So the choice is made per feature,
-from the training rows, by the question PLE answers: how much of the target's variance do
-equal-mass bins of the feature explain that a smooth curve in it does not?
+PLE on every numeric feature helped where an effect steps and lost where effects are smooth
+(docs/decisions.md: numeric-encoding): the ramps add inputs to fit and noise to overfit. So the
+choice is made per feature, from the training rows, by the question PLE answers: how much of
+the target's variance do equal-mass bins of the feature explain that a smooth curve in it does not?
 
     step_j = adjusted η²(target | 16 bins of score_j) − adjusted R²(target | cubic spline in score_j)
 
@@ -12,9 +11,8 @@ equal-mass bins of the feature explain that a smooth curve in it does not?
 the spline (knots at −1, 0, 1) is what a small ReLU network fits easily. Both are adjusted for
 their degrees of freedom, so a pure-noise feature scores about 0 at any sample size; its spread
 is what the noise margin covers. A feature with ``step_j ≥ STEP_THRESHOLD + noise_margin(n)`` is
-encoded. On the bench sets' training rows (3 seeds, docs/coverage.md): hotel_rates' arrival day
-0.054–0.056, ames' longitude 0.106–0.131; every other numeric feature of the six sets scores
-about 0.035 or less, carat and the flight times about 0. The scores use the rank-gauss score the
+encoded: the threshold separates the two staircase features of the bench sets from all the
+others (docs/decisions.md: staircase-threshold). The scores use the rank-gauss score the
 network sees, so they are invariant to the feature's units and robust to outliers.
 """
 

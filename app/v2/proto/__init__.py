@@ -1,0 +1,1 @@
+"""The Open Inference Protocol's gRPC messages: the vendored .proto files and their compiled descriptors."""

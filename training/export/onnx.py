@@ -91,7 +91,13 @@ def build_model(bundle: Bundle) -> Any:
             ["N"],
         )
         builder.output(probabilities, "probabilities", TensorProto.FLOAT, ["N", len(labels)])
-    for name, vectors, table in zip(categorical, rows, graph.embeddings, strict=True):
+    served = rows  # an ensemble serves one d-wide vector per value, not the K members' side by side
+    if graph.vectors is not graph.embeddings:
+        served = [
+            builder.op("Gather", [builder.const(table, f"{name}__served", np.float32), code], f"{name}__served_vector", axis=0)
+            for table, code, name in zip(graph.vectors, codes, categorical, strict=True)
+        ]
+    for name, vectors, table in zip(categorical, served, graph.vectors, strict=True):
         builder.output(vectors, f"{name}__embedding", TensorProto.FLOAT, ["N", int(table.shape[1])])
     builder.output(output, "output", TensorProto.FLOAT, ["N", _width(graph)])
     doc = f"catembed {bundle.name} version {bundle.version} ({task}): raw columns in, answers out; docs/onnx.md"

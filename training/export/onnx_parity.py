@@ -87,7 +87,7 @@ def differences(bundle: Bundle, rows: ParityRows, expected: np.ndarray, got: dic
     the network's output (probabilities, or a regression's standardised value) and the vectors."""
     found = {"output": float(np.abs(got["output"] - expected).max())}
     batch = bundle.encoder.transform(rows.raw)
-    for name, table, codes in zip(bundle.encoder.categorical, bundle.graph.embeddings, batch.categorical, strict=True):
+    for name, table, codes in zip(bundle.encoder.categorical, bundle.graph.vectors, batch.categorical, strict=True):
         found[f"{name}__embedding"] = float(np.abs(got[f"{name}__embedding"] - table[codes]).max())
     if "probabilities" in got:
         probabilities = bundle.target.probabilities(expected)

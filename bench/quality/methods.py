@@ -83,7 +83,7 @@ def run_catembed(
     return Score(score(data.task, test[data.target].to_numpy(), predicted), seconds, detail)
 
 
-# the column-type rules measured against each other (docs/quality.md#column-types): "inferred" is
+# the column-type rules measured against each other (docs/decisions.md: column-types): "inferred" is
 # catembed's (training.data.column_types); the others change one part of it, or restore the rule
 # it replaced ("legacy")
 RULES: dict[str, dict[str, Any]] = {

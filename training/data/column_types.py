@@ -1,7 +1,7 @@
 """Column types by a stated rule: each column of a table → categorical, numeric, both or dropped,
 with the reason, and whether it is a guess the user should check (``catembed train`` prints them).
 
-The rule (measured on the bench sets and census2000: docs/quality.md#column-types):
+The rule (what it rests on: docs/decisions.md: column-types):
 
 - text and booleans are categories; fractional numbers are numbers;
 - a column with one value, no values or (text, integers) one value per row is dropped;

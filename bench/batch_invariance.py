@@ -25,6 +25,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,23 @@ def blas_kernels() -> str:
     return ",".join(str(lib.get("architecture")) for lib in threadpool_info() if lib.get("user_api") == "blas")
 
 
+def measured_variants(models: Path | None, measure_one: Callable[[Path], Any]) -> dict[str, Any]:
+    """``measure_one`` of each variant's bundle (the newest version under ``models``, else freshly
+    trained), on one BLAS thread as the service runs, with the load average and the BLAS kernels."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    with tempfile.TemporaryDirectory() as tmp:
+        if models is None:
+            paths = train_models(Path(tmp))
+        else:  # each variant's newest version
+            paths = {
+                name: max((models / name).iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1) for name in VARIANTS
+            }
+        rows = {name: measure_one(path) for name, path in paths.items()}
+    return {"load_average": os.getloadavg(), "blas": blas_kernels(), "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", required=True, help="the entry of the results file to write, e.g. before, after")
@@ -105,19 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=30, help="timed calls of the 10,000-row batch (one record: 30×)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.models is not None:
-            paths = {
-                name: max((args.models / name).iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1)
-                for name in VARIANTS
-            }
-        else:
-            paths = train_models(Path(tmp))
-        rows = {name: measure(path, args.repeats) for name, path in paths.items()}
-    entry = {"load_average": os.getloadavg(), "blas": blas_kernels(), "rows": rows}
+    entry = measured_variants(args.models, lambda path: measure(path, args.repeats))
     print(json.dumps(entry, indent=2))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results[args.label] = entry

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.batch_invariance import ROWS, VARIANTS, _time_ns, blas_kernels, train_models
+from bench.batch_invariance import ROWS, _time_ns, measured_variants
 
 RESULTS = Path(__file__).parent / "results" / "onnx_runtime.json"
 
@@ -102,19 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=30, help="timed 10,000-row calls (one record: 30×)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.models is not None:
-            paths = {
-                name: max((args.models / name).iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1)
-                for name in VARIANTS
-            }
-        else:
-            paths = train_models(Path(tmp))
-        rows = {name: measure(path, args.repeats) for name, path in paths.items()}
-    entry = {"load_average": os.getloadavg(), "blas": blas_kernels(), "rows": rows}
+    entry = measured_variants(args.models, lambda path: measure(path, args.repeats))
     print(json.dumps(entry, indent=2))
     args.out.write_text(json.dumps(entry, indent=2) + "\n")
 

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 def train_command(args: argparse.Namespace) -> int:
     tracking.check(args.mlflow, args.register)  # MLflow asked for but not installed: refused before any training
-    check_inputs(args)
     if args.workers < 1:
         raise CatembedError(f"--workers must be at least 1, got {args.workers}", field="workers", value=args.workers)
     _demo_defaults(args)
@@ -35,6 +34,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     check_name(args.name)
     config = _config(args)  # the settings are checked before anything is read
+    check_inputs(args)
     if args.out_of_fold:
         from training.loop.out_of_fold import check_folds, check_output
 

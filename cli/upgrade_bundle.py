@@ -27,10 +27,9 @@ from features.artifacts import (
     display,
     list_versions,
     load_folder,
-    new_temporary_folder,
-    seal,
     sha256_of,
 )
+from features.bundle_writer import new_temporary_folder, seal
 from features.encoder import TabularEncoder
 from features.encoder_state import write_encoders
 from features.errors import BundleError

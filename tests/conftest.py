@@ -61,3 +61,16 @@ def expanded_run(artifact_root):
 @pytest.fixture(scope="session", params=["binary", "multiclass", "regression", "expanded"])
 def any_run(request):
     return request.getfixturevalue(f"{request.param}_run")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The built-in demo table and spec with the default settings, one epoch (vocabularies do not depend on epochs)."""
+    from training.data.spec import load_spec
+    from training.data.tables import DEMO_DATA, DEMO_SPEC, read_table
+    from training.loop.config import TrainConfig
+    from training.loop.trainer import train
+
+    config = TrainConfig().with_overrides(epochs=1)
+    out = tmp_path_factory.mktemp("demo")
+    return train(read_table(DEMO_DATA), load_spec(DEMO_SPEC), config, name="flights", out=out, log=lambda _: None, verbose=0)

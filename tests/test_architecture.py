@@ -22,9 +22,6 @@ FORBIDDEN = {
     "app": {"training", "scoring", "cli"},
     "scoring": {"training", "app", "cli"},
 }
-# features.encoder ↔ features.one_row: the encoder's transform_one calls one_row, which reads the
-# encoder's fitted parts; issue 25 part 4 (features/ owns the contract's derived facts) removes it
-KNOWN_CYCLES = [{"features.encoder", "features.one_row"}]
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -113,7 +110,7 @@ def project_graph() -> dict[str, set[str]]:
 
 def test_no_import_cycle_between_project_modules():
     found = cycles(project_graph())
-    assert [sorted(c) for c in found if c not in KNOWN_CYCLES] == []
+    assert [sorted(c) for c in found] == []
 
 
 def test_the_layers_point_one_way():

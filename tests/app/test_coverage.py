@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -54,19 +53,6 @@ def test_model_gives_todays_names_for_a_bundle_written_before_them(binary_run):
         encoder = binary_run.encoder.categorical_["city"]
         assert city["vocabulary_size"] == len(encoder.vocabulary_) and city["values_folded"] == encoder.n_rare_values_
         assert set(city) >= COVERAGE_KEYS and not {"rare_values_folded", "values_with_vector"} & set(city)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The built-in demo table and spec with the default settings, one epoch (vocabularies do not depend on epochs)."""
-    from training.data.spec import load_spec
-    from training.data.tables import DEMO_DATA, DEMO_SPEC, read_table
-    from training.loop.config import TrainConfig
-    from training.loop.trainer import train
-
-    config = TrainConfig().with_overrides(epochs=1)
-    out = tmp_path_factory.mktemp("demo")
-    return train(read_table(DEMO_DATA), load_spec(DEMO_SPEC), config, name="flights", out=out, log=lambda _: None, verbose=0)
 
 
 def test_the_readme_tail_number_has_its_own_vector_on_the_demo(demo_run):

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from features.artifacts import REQUIRED_FILES, list_versions, load_bundle, write_bundle
+from features.artifacts import REQUIRED_FILES, list_versions, load_bundle
+from features.bundle_writer import write_bundle
 from tests.synthetic import planted_frame
 
 FAST = ["--epochs", "20", "--patience", "3", "--batch-size", "128", "--hidden", "32,16", "--seed", "3"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.artifacts import REQUIRED_FILES, list_versions, load_bundle, write_bundle
+from features.artifacts import REQUIRED_FILES, list_versions, load_bundle
+from features.bundle_writer import write_bundle
 from features.errors import BundleError
 from tests.bundles import Payload, copy_version, make_format_1, rehash
 
@@ -88,7 +89,7 @@ def test_invalid_model_name_is_refused(tmp_path):
 WRITER = """
 import sys, time
 from pathlib import Path
-from features.artifacts import write_bundle
+from features.bundle_writer import write_bundle
 def slow(folder):
     (folder / "model.keras").write_bytes(b"x" * 1000)
     Path(sys.argv[2]).write_text("writing")
@@ -248,7 +249,7 @@ def test_no_absolute_path_in_load_errors(binary_run, tmp_path):
 
 
 def test_signed_bundles_load_and_tampered_ones_with_a_matching_sha256_do_not(binary_run, tmp_path, monkeypatch):
-    from features.artifacts import seal
+    from features.bundle_writer import seal
 
     folder = copy_version(binary_run, tmp_path)
     monkeypatch.setenv("CATEMBED_BUNDLE_KEY", "team secret")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.workers import free_ports
 from cli.main import main
 from features.artifacts import list_versions, load_bundle
 from features.errors import DataError
@@ -64,16 +64,6 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     expected = np.asarray(model.predict(inputs, verbose=0))
     got = bundle.graph([c.reshape(-1) for c in inputs[:n_categorical]], inputs[n_categorical])
     np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @pytest.mark.slow

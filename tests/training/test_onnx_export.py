@@ -7,6 +7,7 @@ embeddings are exported in tests/training/test_ensemble.py and test_batch_ensemb
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,25 @@ def test_a_feature_without_vocabulary_maps_every_value_to_the_unknown_row():
     builder.output(categorical_codes(builder, "c", []), "rows", TensorProto.INT64, ["N"])
     session = onnxruntime.InferenceSession(builder.model("t", "").SerializeToString(), providers=["CPUExecutionProvider"])
     assert session.run(None, {"c": np.asarray(["a", "", "b"], dtype=object)})[0].tolist() == [0, 0, 0]
+
+
+def test_the_docs_recipe_runs_on_the_demo_and_answers_as_the_service(demo_run, tmp_path, monkeypatch):
+    """docs/onnx.md's 'Run it in onnxruntime' block, run as written against the exported demo model."""
+    text = (ROOT / "docs" / "onnx.md").read_text(encoding="utf-8")
+    recipe = text.split("## Run it in onnxruntime", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert main(["export", str(demo_run.path.parent), "--out", str(tmp_path / "flights.onnx")]) == 0
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(recipe, "docs/onnx.md", "exec"), scope)
+    bundle = _bundle(demo_run)
+    records = [
+        {**{k: v[i] for k, v in scope["rows"].items()}, **{k: float(v[i]) for k, v in scope["numbers"].items()}} for i in range(2)
+    ]
+    from app.predictor import Predictor
+
+    body = {"records": [{k: (None if v != v else v) for k, v in r.items()} for r in records]}
+    served = Predictor(bundle).predict(json.dumps(body).encode())
+    expected = [[p["probabilities"][str(label)] for label in bundle.target.classes_] for p in served["predictions"]]
+    np.testing.assert_allclose(scope["probabilities"], expected, atol=1e-5)
+    assert list(scope["label"]) == [str(p["label"]) for p in served["predictions"]]
+    assert scope["vectors"].shape == (2, bundle.manifest["features"][0]["embedding_dim"])

@@ -104,7 +104,21 @@ def _error(capsys, argv: list[str]) -> str:
 def test_cli_writes_the_vectors_whole_and_refuses_what_it_cannot(capsys, tmp_path, monkeypatch):
     data = tmp_path / "t.csv"
     users(600, 3).to_csv(data, index=False)
-    argv = ["train", "--data", str(data), "--target", "y", "--out", str(tmp_path / "models"), "--epochs", "2", "--hidden", "8"]
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--target",
+        "y",
+        "--out",
+        str(tmp_path / "models"),
+        "--epochs",
+        "2",
+        "--hidden",
+        "8",
+        "--ensemble",
+        "1",
+    ]
     out = tmp_path / "oof.parquet"
     assert main([*argv, "--name", "m", "--out-of-fold", str(out), "--folds", "2"]) == 0
     written = pd.read_parquet(out)

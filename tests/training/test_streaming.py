@@ -100,6 +100,8 @@ DIFFERENT = {
     "training.rows_per_second": "timing",
     "training.report_seconds": "timing",
     "parity.max_abs_diff": "float noise of other weights (both under 1e-4, checked elsewhere)",
+    "importance": "permutation importance of other weights (SGD noise, as metrics.holdout); its order may differ too",
+    "projections.features": "the maps' variance shares and t-SNE settings follow the (other) weights; the same methods are listed",
 }
 CLOSE = {"metrics.holdout": 0.03, "features": 1e-9}  # SGD noise (as above); moments summed in another order
 
@@ -131,6 +133,11 @@ def test_both_routes_write_the_same_manifest_key_by_key(both_routes):
         else:
             assert other == value, key
         compared += 1
+    methods = [
+        {f: sorted(m) for f, m in flat_run["projections"]["features"].items()}
+        for flat_run in (load_bundle(run.path.parent).manifest for run in both_routes)
+    ]
+    assert methods[0] == methods[1] and methods[0]  # the same maps for the same features
     assert compared > 100  # the config (every setting resolved), the features, the model, the baseline, ...
     assert memory["training.config.batch_size"] == 128 and memory["training.config.shrinkage"] == 12.0  # none left "auto"
     assert memory["training.config.numeric_encoding"] == "auto+plr" and memory["training.config.ensemble"] == 1

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from features.artifacts import write_bundle
+from features.bundle_writer import write_bundle
 from features.coverage import Coverage
 from features.encoder import TabularEncoder
 from features.encoder_state import write_encoders

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.serving import ServedModel
+from features.alignment import rotation
 from features.artifacts import list_versions, load_bundle, read_manifest
 from features.errors import NotFound
 
@@ -39,8 +40,7 @@ def procrustes_distances(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, floa
     a = np.pad(a, ((0, 0), (0, width - a.shape[1])))
     b = np.pad(b, ((0, 0), (0, width - b.shape[1])))
     a, b = _standardised(a), _standardised(b)
-    u, _, vt = np.linalg.svd(b.T @ a)
-    residual = a - b @ (u @ vt)
+    residual = a - b @ rotation(a, b)
     distance = np.linalg.norm(residual, axis=1)
     return distance, float(np.mean(distance**2)) if len(distance) else 0.0
 
@@ -127,7 +127,7 @@ class Comparisons:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
         bundle = load_bundle(folder, version)
-        loaded = (bundle.encoder, dict(zip(bundle.encoder.categorical, bundle.graph.embeddings, strict=True)))
+        loaded = (bundle.encoder, dict(zip(bundle.encoder.categorical, bundle.graph.vectors, strict=True)))
         with self._lock:
             self._loaded[key] = loaded
             while len(self._loaded) > KEEP_BUNDLES:

@@ -192,7 +192,7 @@ class Predictor:
 
     @property
     def embed_columns(self) -> list[str]:
-        return vector_columns(self.categorical, self.graph.embeddings) + self.numeric_columns
+        return vector_columns(self.categorical, self.graph.vectors) + self.numeric_columns
 
     def _flags(self, parsed: ParsedRecords, batch: EncodedBatch) -> list[Flag]:
         """Rows of each feature the model could not take at face value, counted as drift (the

@@ -48,7 +48,7 @@ class RecordParser:
     ) -> None:
         self.categorical = list(categorical)
         self.numeric = list(numeric)
-        self.features = [*self.categorical, *self.numeric]
+        self.features = list(dict.fromkeys([*self.categorical, *self.numeric]))  # a "both" column is one field
         # columns the training table had but the model does not use (target, dropped, not
         # selected): a record of the training table's shape carries them, so they are ignored
         self.ignored = {name: reason for name, reason in (ignored or {}).items() if name not in self.features}

@@ -115,8 +115,12 @@ def record_models(manifest: dict[str, Any], max_records: int, max_string_length:
         | None
     )
     fields: dict[str, Any] = {}
+    numeric = {feature["name"] for feature in manifest["features"] if feature["kind"] == "numeric"}
+    embedded = {feature["name"] for feature in manifest["features"] if feature["kind"] == "categorical"}
     for i, feature in enumerate(manifest["features"]):
         name = feature["name"]
+        if feature["kind"] == "categorical" and name in numeric:
+            continue  # a "both" column: one field, a number (its numeric entry below), also embedded
         if feature["kind"] == "categorical":
             annotation: Any = category
             about = (
@@ -129,6 +133,8 @@ def record_models(manifest: dict[str, Any], max_records: int, max_string_length:
                 f"numeric: training range {feature['min']:g} to {feature['max']:g}; "
                 f"null or a blank string is imputed with the median {feature['median']:g}"
             )
+            if name in embedded:
+                about += "; also a category with its own embedding (a number and a category)"
         # python-safe attribute names; the JSON keys (aliases) are the real feature names
         fields[f"f{i}"] = (annotation, Field(..., alias=name, description=about, examples=[example.get(name)]))
     features = {feature["name"] for feature in manifest["features"]}

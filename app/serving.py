@@ -114,7 +114,7 @@ def load_served_model(settings: Settings, version: int | None = None, model_dir:
         bundle.name = model_dir.name
     predictor = Predictor(bundle, max_records=settings.max_records, max_string_length=settings.max_string_length)
     predictor.warm_up()  # resets the counters: the warm-up is not a prediction anyone asked for
-    embeddings = EmbeddingIndex(bundle.encoder, bundle.graph.embeddings)
+    embeddings = EmbeddingIndex(bundle.encoder, bundle.graph.vectors)
     models = record_models(bundle.manifest, settings.max_records, settings.max_string_length)
     projections = Projections(predictor, embeddings)  # computed on first request, per feature
     return ServedModel(predictor, embeddings, models, time.perf_counter() - started, projections)

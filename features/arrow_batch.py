@@ -26,7 +26,11 @@ def encode_batch(encoder: TabularEncoder, batch: pa.RecordBatch | pa.Table) -> E
     Raises InvalidInput for a value the encoder cannot take."""
     distinct: dict[str, Any] = {}
     positions: list[np.ndarray | None] = []
+    numeric = set(encoder.numeric)
     for name in encoder.categorical:
+        if name in numeric:  # "both": the numeric input needs every row, and its numbers are its categories
+            positions.append(None)
+            continue
         column = _array(batch.column(name))
         try:
             encoded = pc.dictionary_encode(column, null_encoding="encode")

@@ -168,9 +168,9 @@ def _check_agreement(shown: str, encoder: Any, graph: InferenceGraph) -> None:
         raise BundleError(
             f"{shown}: the encoder has {len(names)} categorical features but graph.npz {len(graph.embeddings)} tables"
         )
-    for name, table in zip(names, graph.embeddings, strict=True):
+    for name, table, served in zip(names, graph.embeddings, graph.vectors, strict=True):
         rows = encoder.categorical_[name].n_indices
-        if table.ndim != 2 or table.shape[0] != rows:
+        if table.ndim != 2 or table.shape[0] != rows or served.ndim != 2 or served.shape[0] != rows:
             raise BundleError(
                 f"{shown}: the embedding table of {name!r} has {table.shape[0]} rows but its vocabulary needs {rows}; "
                 "graph.npz and the encoders are not from the same training run"

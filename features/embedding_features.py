@@ -57,11 +57,11 @@ class EmbeddingFeatures(ParamsMixin):
         self.bundle_ = load_bundle(Path(self.model_dir), self.version)
         graph, encoder = self.bundle_.graph, self.bundle_.encoder
         if self.components is None:
-            names = vector_columns(encoder.categorical, graph.embeddings)
+            names = vector_columns(encoder.categorical, graph.vectors)
         else:
             self.projected_ = [
                 principal_coordinates(table, row_weights(encoder.categorical_[feature]), self.components)
-                for feature, table in zip(encoder.categorical, graph.embeddings, strict=True)
+                for feature, table in zip(encoder.categorical, graph.vectors, strict=True)
             ]
             names = vector_columns(encoder.categorical, self.projected_, "pc")
         if self.numeric:

@@ -70,7 +70,8 @@ class TabularEncoder(ParamsMixin):
 
     @property
     def features(self) -> list[str]:
-        return [*self.categorical, *self.numeric]
+        """The raw columns read, each once: a column may be categorical and numeric ("both")."""
+        return list(dict.fromkeys([*self.categorical, *self.numeric]))
 
     def fit(self, X: Columns, y: Any = None) -> TabularEncoder:
         self._check_columns(X)

@@ -116,8 +116,10 @@ def encoders_from_data(document: Any, arrays: dict[str, np.ndarray]) -> tuple[Ta
     )
     categorical = tuple(_strings(spec["categorical"], "encoder.categorical"))
     numeric = tuple(_strings(spec["numeric"], "encoder.numeric"))
-    if len(set(categorical) | set(numeric)) != len(categorical) + len(numeric):
-        raise BundleError("encoders.json: encoder.categorical and encoder.numeric name a feature twice", field="encoder")
+    # a column may be in both lists (a number and a category), but in each list once
+    for names, where in ((categorical, "encoder.categorical"), (numeric, "encoder.numeric")):
+        if len(set(names)) != len(names):
+            raise BundleError(f"encoders.json: {where} names a feature twice", field=where)
     _one_of(spec["numeric_transform"], TRANSFORMS, "encoder.numeric_transform")
     encoder = TabularEncoder(categorical, numeric, spec["min_frequency"], spec["max_categories"], spec["numeric_transform"])
     if list(spec["categorical_"]) != list(categorical):

@@ -63,8 +63,13 @@ class InferenceGraph:
         layers: Sequence[dict[str, Any]],
         numeric_width: int,
         expansion: ExpansionChain | Expansion | None = None,
+        vectors: Sequence[np.ndarray] | None = None,
     ) -> None:
         self.embeddings = [np.ascontiguousarray(e, dtype=np.float32) for e in embeddings]
+        # the vectors served per value (GET /embeddings, POST /embed, maps): the network's own
+        # tables, or for an ensemble of K networks one table per feature of the feature's own width
+        # (features.alignment.aligned_mean) while the layers read the K members' tables side by side
+        self.vectors = self.embeddings if vectors is None else [np.ascontiguousarray(v, dtype=np.float32) for v in vectors]
         # applied to the numeric input before everything else (features.expansion)
         self.expansion = expansion if expansion is None or isinstance(expansion, ExpansionChain) else ExpansionChain([expansion])
         self.layers = list(layers)
@@ -84,9 +89,14 @@ class InferenceGraph:
         return numeric if numeric is None or self.expansion is None else self.expansion(numeric, self.block_rows)
 
     def features(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
-        """The concatenated embedding vectors and encoded numeric inputs (POST /embed, and the
-        features another model gets). The dense stack sees these plus the numeric expansion."""
-        parts = [table[index] for table, index in zip(self.embeddings, categorical, strict=True)]
+        """The concatenated served vectors and encoded numeric inputs (POST /embed, and the
+        features another model gets). The dense stack sees the network's tables (the same but
+        for an ensemble) plus the numeric expansion."""
+        return self._concat(self.vectors, categorical, numeric)
+
+    @staticmethod
+    def _concat(tables: Sequence[np.ndarray], categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
+        parts = [table[index] for table, index in zip(tables, categorical, strict=True)]
         if numeric is not None:
             parts.append(numeric)
         return np.concatenate(parts, axis=1, dtype=np.float32) if len(parts) > 1 else parts[0]
@@ -128,7 +138,7 @@ class InferenceGraph:
 
     def _forward(self, categorical: Sequence[np.ndarray], numeric: np.ndarray | None) -> np.ndarray:
         if self._projected is None:
-            x = self.features(categorical, self._expand(numeric))
+            x = self._concat(self.embeddings, categorical, self._expand(numeric))
             steps = self._steps
         else:
             x = self._first_layer(categorical, numeric)
@@ -192,6 +202,9 @@ class InferenceGraph:
                     arrays[f"layer{j}_{key}"] = value
             described.append(entry)
         description: dict[str, Any] = {"numeric_width": self.numeric_width, "n_embeddings": len(self.embeddings)}
+        if self.vectors is not self.embeddings:
+            arrays.update({f"vectors_{i}": v for i, v in enumerate(self.vectors)})
+            description["served_vectors"] = True
         if self.expansion is not None:
             arrays.update(self.expansion.arrays())
             description["numeric_expansion"] = self.expansion.kind
@@ -212,4 +225,5 @@ class InferenceGraph:
             layers.append(layer)
         kind = description.get("numeric_expansion")
         expansion = None if kind is None else ExpansionChain.load(kind, arrays)
-        return cls(embeddings, layers, description["numeric_width"], expansion)
+        vectors = [arrays[f"vectors_{i}"] for i in range(len(embeddings))] if description.get("served_vectors") else None
+        return cls(embeddings, layers, description["numeric_width"], expansion, vectors)

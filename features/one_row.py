@@ -34,14 +34,15 @@ class OneRowEncoder:
     input or None."""
 
     def __init__(self, encoder: TabularEncoder, max_string_length: int) -> None:
-        features = encoder.features
-        self.n_features, self.n_categorical = len(features), len(encoder.categorical)
-        self.getter = itemgetter(*features)
+        # a record holds each column once (len(features)); a "both" column is read twice by position
+        inputs = [*encoder.categorical, *encoder.numeric]
+        self.n_features, self.n_categorical = len(encoder.features), len(encoder.categorical)
+        self.getter = itemgetter(*inputs)
         self.caches = [encoder.categorical_[name].value_codes() for name in encoder.categorical]
         # raw value → missing (True) or unknown (False), filled by CategoricalEncoder.missing_mask
         self.missing = [encoder.categorical_[name].missing_verdicts() for name in encoder.categorical]
         # a vocabulary value longer than the request limit must still be refused by the general path
-        self.enabled = len(features) > 1 and all(
+        self.enabled = len(inputs) > 1 and all(
             len(value) <= max_string_length for name in encoder.categorical for value in encoder.categorical_[name].vocabulary_
         )
         numeric = encoder.numeric_

@@ -1,5 +1,8 @@
 """The feature spec: which column is the target, which are categorical or numeric, and how wide
-each embedding is. Saved next to the model so a user can edit it and train again."""
+each embedding is. Saved next to the model so a user can edit it and train again.
+
+A column may be in both lists ("both"): its number feeds the numeric input and its value gets an
+embedding of its own, from the one raw column a record carries."""
 
 from __future__ import annotations
 
@@ -27,13 +30,14 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if self.task is not None and self.task not in TASKS:
             raise DataError(f"unknown task {self.task!r}; tasks are {', '.join(map(repr, TASKS))}", field="task", value=self.task)
-        seen: set[str] = set()
-        for name in [*self.categorical, *self.numeric]:
-            if name in seen:
-                raise DataError(f"feature {name!r} is listed twice in the spec", field=name)
-            if name == self.target:
-                raise DataError(f"the target {name!r} cannot also be a feature", field=name)
-            seen.add(name)
+        for names in (self.categorical, self.numeric):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise DataError(f"feature {name!r} is listed twice in the spec", field=name)
+                if name == self.target:
+                    raise DataError(f"the target {name!r} cannot also be a feature", field=name)
+                seen.add(name)
         for name, dim in self.embedding_dims.items():
             if name not in self.categorical:
                 raise DataError(f"embedding size given for {name!r}, which is not a categorical feature", field=name)
@@ -44,7 +48,14 @@ class FeatureSpec:
 
     @property
     def features(self) -> list[str]:
-        return [*self.categorical, *self.numeric]
+        """The raw columns the model reads, each once (a "both" column is one column)."""
+        return list(dict.fromkeys([*self.categorical, *self.numeric]))
+
+    @property
+    def both(self) -> list[str]:
+        """The columns that are a number and a category at once."""
+        numeric = set(self.numeric)
+        return [name for name in self.categorical if name in numeric]
 
     def ignored_columns(self, columns: Iterable[Any]) -> dict[str, str]:
         """Every column of the training table that is not a feature, with why it was left out.

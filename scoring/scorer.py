@@ -32,7 +32,7 @@ class BatchScorer:
         self.encoder, self.graph, self.target = bundle.encoder, bundle.graph, bundle.target
         self.categorical: list[str] = list(self.encoder.categorical)
         self.numeric: list[str] = list(self.encoder.numeric)
-        self.features = [*self.categorical, *self.numeric]
+        self.features = self.encoder.features  # each column once: a "both" column is categorical and numeric
         self.labels: list[Any] = list(getattr(self.target, "classes_", []))
         self.counts = self.zero_counts()
 

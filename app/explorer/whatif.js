@@ -8,7 +8,9 @@ import { $, api, el, enc, fmt, json, say, state } from "./common.js";
 export function buildForm() {
   const form = $("whatif");
   form.replaceChildren();
+  const numeric = new Set(state.model.features.filter((f) => f.kind === "numeric").map((f) => f.name));
   for (const f of state.model.features) {
+    if (f.kind === "categorical" && numeric.has(f.name)) continue; // a "both" column: one number field
     const id = `field-${f.name}`;
     const input = el("input", undefined, { id, name: f.name, autocomplete: "off" });
     const value = state.record[f.name];

@@ -34,7 +34,9 @@ class InferRequest:
 
 
 def input_metadata(predictor: Predictor) -> list[dict[str, Any]]:
-    inputs = [{"name": name, "datatype": "BYTES", "shape": [-1]} for name in predictor.categorical]
+    # a "both" column (categorical and numeric) is one numeric input: its number is also its category
+    numeric = set(predictor.numeric)
+    inputs = [{"name": name, "datatype": "BYTES", "shape": [-1]} for name in predictor.categorical if name not in numeric]
     return inputs + [{"name": name, "datatype": "FP64", "shape": [-1]} for name in predictor.numeric]
 
 

@@ -223,7 +223,8 @@ def _one_row_request(predictor: Any, max_string_length: int) -> dict[str, Any]:
         }
 
     text = {"type": "string", "maxLength": max_string_length}
-    tensors = [tensor(n, "BYTES", text) for n in predictor.categorical]
+    numeric = set(predictor.numeric)  # a "both" column is sent once, as a number
+    tensors = [tensor(n, "BYTES", text) for n in predictor.categorical if n not in numeric]
     tensors += [tensor(n, "FP64", {"type": ["number", "null"], "minimum": -1e300, "maximum": 1e300}) for n in predictor.numeric]
     return {
         "type": "object",

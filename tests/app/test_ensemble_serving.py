@@ -1,11 +1,12 @@
-"""An ensemble bundle through the real app: /predict answers the members' mean, /embeddings the
-members' vectors side by side, /model their width."""
+"""An ensemble bundle through the real app: /predict answers the members' mean; /embeddings,
+/embed and /model one vector per value of the feature's own width (the members' aligned mean)."""
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from features.alignment import aligned_mean
 from features.schema import FeatureSpec
 from tests.app.conftest import records, settings_for
 from tests.conftest import FAST
@@ -36,8 +37,12 @@ def test_ensemble_is_served_like_any_model(ensemble_run):
         vector = client.get(f"/embeddings/city/{value}").json()
         own = [m.get_layer("embedding_city").get_weights()[0] for m in members]
         index = run.encoder.categorical_["city"].index_of(value)
-        np.testing.assert_allclose(vector["vector"], np.concatenate([t[index] for t in own]), atol=1e-7)
+        np.testing.assert_allclose(vector["vector"], aligned_mean(own)[index], atol=1e-6)
+        assert len(vector["vector"]) == own[0].shape[1]  # one vector, not the members' side by side
         described = client.get("/model").json()
         city = next(f for f in described["features"] if f["name"] == "city")
-        assert city["embedding_dim"] == sum(t.shape[1] for t in own)
+        assert city["embedding_dim"] == own[0].shape[1]
+        embedded = client.post("/embed", json={"records": records(run.valid.drop(columns=["label"]).head(3))}).json()
+        widths = sum(f["embedding_dim"] for f in described["features"] if f["kind"] == "categorical")
+        assert len(embedded["columns"]) == len(embedded["rows"][0]) == widths + len(run.manifest["numeric_inputs"])
         assert described["training"]["ensemble"]["members"] == 2

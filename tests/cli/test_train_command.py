@@ -53,6 +53,11 @@ def cli_model(planted_csv, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "resolved spec" in result.stdout and "holdout:" in result.stdout
+    # the inferred column types, printed as a table: size (5 integer values) is a category
+    types = result.stdout.split("column types", 1)[1].split("resolved spec", 1)[0]
+    assert [line.split()[:2] for line in types.splitlines()[2:7]] == [
+        ["color", "categorical"], ["city", "categorical"], ["size", "categorical"], ["x", "numeric"], ["noise", "numeric"]
+    ]  # fmt: skip
     assert_only_catembed_progress(result)
     return out / "planted"
 

@@ -36,13 +36,27 @@ def test_served_answer_is_the_mean_of_the_members(ensemble_run):
     assert ensemble_run.manifest["training"]["ensemble"]["members"] == 3
 
 
-def test_served_vector_is_every_members_vector_side_by_side(ensemble_run):
+def test_one_vector_per_value_of_the_features_own_width(ensemble_run):
+    """The first layer reads the members' tables side by side; what is served (/embeddings, /embed,
+    ONNX, the maps) is one d-wide table per feature: the members' tables turned onto member 0's by
+    orthogonal Procrustes and averaged, so it lies in member 0's coordinates."""
+    from app.comparison import procrustes_distances
+    from features.alignment import aligned_mean
+
     bundle = load_bundle(ensemble_run.path.parent, int(ensemble_run.path.name))
     dims = {f["name"]: f["embedding_dim"] for f in ensemble_run.manifest["features"] if f["kind"] == "categorical"}
-    for name, table in zip(bundle.encoder.categorical, bundle.graph.embeddings, strict=True):
+    for name, table, served in zip(bundle.encoder.categorical, bundle.graph.embeddings, bundle.graph.vectors, strict=True):
         parts = [ensemble_run.model.get_layer(f"member_{k}").get_layer(f"embedding_{name}").get_weights()[0] for k in range(3)]
-        np.testing.assert_array_equal(table, np.hstack(parts))
-        assert dims[name] == table.shape[1]
+        np.testing.assert_array_equal(table, np.hstack(parts))  # predictions still use every member
+        assert served.shape == parts[0].shape and dims[name] == parts[0].shape[1]
+        np.testing.assert_allclose(served, aligned_mean(parts), atol=1e-6)
+        # nearer member 0 than an unaligned member is: the members' coordinates differ, the mean's agree with member 0's
+        raw = float(np.abs(parts[1] - parts[0]).mean())
+        assert float(np.abs(served - parts[0]).mean()) < raw
+        assert procrustes_distances(parts[0], served)[1] < procrustes_distances(parts[0], parts[1])[1] + 1e-9
+    batch = bundle.encoder.transform(ensemble_run.valid.head(20))
+    width = sum(dims.values()) + bundle.graph.numeric_width
+    assert bundle.graph.features(batch.categorical, batch.numeric).shape == (20, width)  # POST /embed's rows
 
 
 def test_the_report_names_each_networks_epochs(ensemble_run):
@@ -177,7 +191,10 @@ def test_the_onnx_export_averages_the_members_inside_the_graph(ensemble_run):
     pytest.importorskip("onnxruntime", reason="the optional extra catembed[onnx]")
     from training.export.onnx import export_model
 
-    exported = export_model(load_bundle(ensemble_run.path.parent, int(ensemble_run.path.name)))
-    assert max(exported.differences.values()) <= 1e-5
+    bundle = load_bundle(ensemble_run.path.parent, int(ensemble_run.path.name))
+    exported = export_model(bundle)
+    assert max(exported.differences.values()) <= 1e-5  # the __embedding outputs are the served vectors
+    widths = {o.name: o.type.tensor_type.shape.dim[1].dim_value for o in exported.model.graph.output if "__" in o.name}
+    assert [widths[f"{n}__embedding"] for n in bundle.encoder.categorical] == [v.shape[1] for v in bundle.graph.vectors]
     ops = {node.op_type for node in exported.model.graph.node}
     assert {"ReduceMean", "LabelEncoder"} <= ops and ({"Sin", "Cos"} <= ops or "Clip" in ops)

@@ -29,7 +29,7 @@ def test_inference_rules():
     logged = []
     spec = resolve_spec(frame(), target="y", log=logged.append)
     assert spec.categorical == ["carrier", "hour", "flag"]
-    assert spec.numeric == ["distance", "price"]
+    assert spec.numeric == ["hour", "distance", "price"]  # hour: 24 integer values, a number and a category
     assert spec.dropped == {
         "id": "id-like: one value per row",
         "code": "id-like: one value per row",
@@ -37,7 +37,7 @@ def test_inference_rules():
         "empty": "all values missing",
     }
     assert spec.task == "binary"
-    assert any("dropping column 'id'" in line for line in logged)
+    assert any("id-like: one value per row" in line.split("  id ", 1)[-1] for line in logged)
 
 
 def test_explicit_columns_are_used_as_given():
@@ -88,4 +88,6 @@ def test_bad_spec_files(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_spec(tmp_path / "missing.yaml")
     with pytest.raises(DataError, match="listed twice"):
-        FeatureSpec("y", None, ["a"], ["a"])
+        FeatureSpec("y", None, ["a", "a"], [])
+    both = FeatureSpec("y", None, ["a"], ["a", "b"])  # "a" is a number and a category: one column
+    assert (both.features, both.both) == (["a", "b"], ["a"])

@@ -10,9 +10,8 @@ import yaml
 
 from features.errors import DataError
 from features.schema import FeatureSpec
+from training.data.column_types import ColumnType, infer_types, type_table
 
-# integer columns with at most this many distinct values are categories (month, hour, code)
-MAX_INTEGER_CATEGORIES = 50
 # targets: integers with at most this many distinct values are classes, else regression
 MAX_INTEGER_CLASSES = 20
 
@@ -43,13 +42,17 @@ def resolve_spec(
     spec: FeatureSpec | None = None,
     log: Callable[[str], None] = print,
 ) -> FeatureSpec:
-    """A complete spec: explicit columns are used as given, anything unstated is inferred."""
+    """A complete spec: explicit columns are used as given, anything unstated is inferred (and
+    the inferred column types are logged as a table, with the guesses to check marked)."""
     if spec is None:
         if not target:
             raise DataError("name the target column with --target (or give --spec)", field="target")
         _require_columns(frame, [target], "target column")
         if categorical is None and numeric is None:
-            categorical, numeric, dropped = infer_columns(frame.drop(columns=[target]), log)
+            task = task or infer_task(frame[target])
+            types = infer_types(frame.drop(columns=[target]), frame[target], task)
+            categorical, numeric, dropped = spec_columns(types)
+            log("column types (inferred; --categorical/--numeric or --spec override them):\n" + type_table(types))
         else:
             dropped = {}
         spec = FeatureSpec(target, task, list(categorical or []), list(numeric or []), dict(embedding_dims or {}), dropped)
@@ -79,37 +82,11 @@ def infer_task(target: pd.Series) -> str:
     return "regression"
 
 
-def infer_columns(frame: pd.DataFrame, log: Callable[[str], None]) -> tuple[list[str], list[str], dict[str, str]]:
-    categorical, numeric, dropped = [], [], {}
-    rows = len(frame)
-    for name in frame.columns:
-        column = frame[name]
-        values = column.dropna()
-        distinct = values.nunique()
-        if distinct == 0:
-            dropped[name] = "all values missing"
-        elif distinct == 1:
-            dropped[name] = "constant: a single value"
-        elif pd.api.types.is_bool_dtype(values):
-            categorical.append(name)
-        elif pd.api.types.is_datetime64_any_dtype(values):
-            dropped[name] = "datetime: derive features such as month or weekday first"
-        elif pd.api.types.is_integer_dtype(values):
-            if distinct == rows and rows > MAX_INTEGER_CATEGORIES:
-                dropped[name] = "id-like: one value per row"
-            elif distinct <= MAX_INTEGER_CATEGORIES:
-                categorical.append(name)
-            else:
-                numeric.append(name)
-        elif pd.api.types.is_float_dtype(values):
-            numeric.append(name)
-        elif distinct == rows and rows > MAX_INTEGER_CATEGORIES:
-            dropped[name] = "id-like: one value per row"
-        else:
-            categorical.append(name)
-    for name, reason in dropped.items():
-        log(f"dropping column {name!r}: {reason}")
-    return categorical, numeric, dropped
+def spec_columns(types: list[ColumnType]) -> tuple[list[str], list[str], dict[str, str]]:
+    """(categorical, numeric, dropped) of a spec from column types: a "both" column is in both lists."""
+    categorical = [t.name for t in types if t.role in ("categorical", "both")]
+    numeric = [t.name for t in types if t.role in ("numeric", "both")]
+    return categorical, numeric, {t.name: t.reason for t in types if t.role == "dropped"}
 
 
 def _require_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:

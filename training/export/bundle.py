@@ -99,7 +99,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
     )
     if fitted.held_out is not None:  # every row trained most of the members: no row is held out from the mean
         importance["rows_are"] = "training rows (ensemble holdout 'folds'), not a holdout"
-    projected, projections = compute_projections(encoder.categorical, graph.embeddings, fitted.config.fitting.seed, log)
+    projected, projections = compute_projections(encoder.categorical, graph.vectors, fitted.config.fitting.seed, log)
     epochs_run = len(fitted.history["loss"])
     histories = fitted.member_histories or [fitted.history]
     if fitted.config.ensembling.batch_ensemble > 1:
@@ -148,7 +148,7 @@ def write_trained(fitted: Fitted, *, name: str, out: str | Path, started: float,
         with open(folder / PROJECTIONS, "wb") as fh:  # plain arrays: the service loads them with allow_pickle=False
             np.savez(fh, **projected)  # type: ignore[arg-type]
         (folder / "spec.yaml").write_text(dump_spec(spec))
-        seconds = write_report(folder, name, manifest, spec, encoder, graph.embeddings, target, valid_target, output)
+        seconds = write_report(folder, name, manifest, spec, encoder, graph.vectors, target, valid_target, output)
         manifest["training"]["report_seconds"] = round(seconds, 3)
 
     try:

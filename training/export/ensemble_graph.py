@@ -1,8 +1,10 @@
 """An ensemble's NumPy graph: the K members' graphs (training/export/graph.py) stitched into one
 graph that computes their mean, as the Keras model built by ``training.loop.ensemble.combine`` does.
 
-- each feature's table is the members' tables side by side (K·d wide), which is also the
-  vector ``GET /embeddings`` serves: every member's view of the value;
+- each feature's table is the members' tables side by side (K·d wide), what the first layer
+  reads; the vector served per value (``GET /embeddings``, ``/embed``, the maps) is one d-wide
+  table per feature, the members' tables turned onto member 0's and averaged
+  (features.alignment.aligned_mean);
 - the first dense layers of the K members are one dense layer whose kernel routes each
   member's slice of the input to that member's units (so the graph's first-layer projection,
   a gather-and-add, still applies);
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from features.alignment import aligned_mean
 from features.graph import InferenceGraph
 from features.periodic import PeriodicExpansion
 
@@ -39,7 +42,8 @@ def stitch(graphs: list[InferenceGraph]) -> InferenceGraph:
     expansion = first.expansion
     if expansion is not None and expansion.periodic is not None:
         expansion = expansion.with_periodic(PeriodicExpansion.stacked([_periodic(g) for g in graphs]))
-    return InferenceGraph(embeddings, layers, first.numeric_width, expansion)
+    vectors = [aligned_mean([g.embeddings[i] for g in graphs]) for i in range(len(first.embeddings))]
+    return InferenceGraph(embeddings, layers, first.numeric_width, expansion, vectors)
 
 
 def _periodic(graph: InferenceGraph) -> PeriodicExpansion:

@@ -45,7 +45,7 @@ def build_model(bundle: Bundle) -> Any:
     from onnx import TensorProto
 
     from training.export.onnx_builder import GraphBuilder
-    from training.export.onnx_encoding import categorical_codes, numeric_inputs
+    from training.export.onnx_encoding import categorical_codes, number_codes, numeric_inputs
     from training.export.onnx_network import gather_rows, network
 
     encoder, graph, task = bundle.encoder, bundle.graph, bundle.manifest["task"]
@@ -55,7 +55,11 @@ def build_model(bundle: Bundle) -> Any:
         builder.reserve([*encoder.features, *output_names(bundle), "output"])
     except ValueError as exc:
         raise CatembedError(f"cannot export {bundle.path}: {exc}; ONNX needs every tensor name once", field="model_dir") from None
-    codes = [categorical_codes(builder, name, encoder.categorical_[name].vocabulary_) for name in categorical]
+    both = set(encoder.numeric)  # a column in both lists is one double input, its numbers its categories
+    codes = [
+        (number_codes if name in both else categorical_codes)(builder, name, encoder.categorical_[name].vocabulary_)
+        for name in categorical
+    ]
     numeric = numeric_inputs(builder, encoder.numeric_) if encoder.numeric_ is not None else None
     rows = gather_rows(builder, graph, codes, categorical)
     output = network(builder, graph, rows, numeric)
@@ -87,7 +91,13 @@ def build_model(bundle: Bundle) -> Any:
             ["N"],
         )
         builder.output(probabilities, "probabilities", TensorProto.FLOAT, ["N", len(labels)])
-    for name, vectors, table in zip(categorical, rows, graph.embeddings, strict=True):
+    served = rows  # an ensemble serves one d-wide vector per value, not the K members' side by side
+    if graph.vectors is not graph.embeddings:
+        served = [
+            builder.op("Gather", [builder.const(table, f"{name}__served", np.float32), code], f"{name}__served_vector", axis=0)
+            for table, code, name in zip(graph.vectors, codes, categorical, strict=True)
+        ]
+    for name, vectors, table in zip(categorical, served, graph.vectors, strict=True):
         builder.output(vectors, f"{name}__embedding", TensorProto.FLOAT, ["N", int(table.shape[1])])
     builder.output(output, "output", TensorProto.FLOAT, ["N", _width(graph)])
     doc = f"catembed {bundle.name} version {bundle.version} ({task}): raw columns in, answers out; docs/onnx.md"

@@ -59,7 +59,13 @@ class GraphBuilder:
         self._names.update(names)
 
     def input(self, name: str, elem_type: int, shape: list[Any]) -> str:
-        """A graph input whose name was reserved."""
+        """A graph input whose name was reserved; asked for again (a column that is a number and a
+        category), the same input."""
+        for known in self.inputs:
+            if known.name == name:
+                if known.type.tensor_type.elem_type != elem_type:
+                    raise ValueError(f"input {name!r} declared with two types")
+                return name
         self.inputs.append(helper.make_tensor_value_info(name, elem_type, shape))
         return name
 

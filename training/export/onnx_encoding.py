@@ -55,6 +55,27 @@ def categorical_codes(builder: GraphBuilder, name: str, vocabulary: list[str]) -
     )
 
 
+def number_codes(builder: GraphBuilder, name: str, vocabulary: list[str]) -> str:
+    """A column that is a number and a category: its one input (double, N, as v2 sends it) → its
+    embedding rows, by exact comparison with the vocabulary's numbers (value i → row i + 1; NaN and
+    unseen numbers → the unknown row 0). Exact in double, unlike a float-keyed LabelEncoder."""
+    source = builder.input(name, TensorProto.DOUBLE, ["N"])
+    try:
+        keys = np.asarray([float(value) for value in vocabulary], dtype=np.float64)
+    except ValueError:
+        raise ValueError(f"feature {name!r} is numeric and categorical but has a value that is not a number") from None
+    if not len(keys):
+        zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+        return builder.op("ConstantOfShape", [builder.op("Shape", [source])], f"{name}__row", value=zero)
+    column = builder.op("Unsqueeze", [source, builder.const([1], "axis1", np.int64)])
+    equal = builder.op("Equal", [column, builder.const(keys, f"{name}__numbers", np.float64)])
+    rows = builder.op(
+        "Where",
+        [equal, builder.const(np.arange(1, len(keys) + 1), f"{name}__rows", np.int64), builder.const(0, "zero_row", np.int64)],
+    )
+    return builder.op("ReduceMax", [rows], f"{name}__row", axes=[1], keepdims=0)
+
+
 def numeric_inputs(builder: GraphBuilder, encoder: Any) -> str:
     """The numeric inputs (double, one per feature) → the network's numeric input, float32 (N, width)."""
     names = list(encoder.names)

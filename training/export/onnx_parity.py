@@ -51,7 +51,9 @@ def parity_rows(bundle: Bundle, seed: int = 0) -> ParityRows:
         columns[name] = values + ([example[name]] if name in example else [])
     numeric = encoder.numeric_
     for j, name in enumerate(encoder.numeric):
-        columns[name] = _numbers(numeric, j, rng) + ([example[name]] if name in example else [])
+        # a column that is also categorical: its vocabulary's numbers as well (every row exercised)
+        known = [float(v) for v in encoder.categorical_[name].vocabulary_] if name in encoder.categorical_ else []
+        columns[name] = known + _numbers(numeric, j, rng) + ([example[name]] if name in example else [])
     n = max(len(v) for v in columns.values())
     raw = {name: [values[i % len(values)] for i in range(n)] for name, values in columns.items()}
     feeds: dict[str, np.ndarray] = {}
@@ -85,7 +87,7 @@ def differences(bundle: Bundle, rows: ParityRows, expected: np.ndarray, got: dic
     the network's output (probabilities, or a regression's standardised value) and the vectors."""
     found = {"output": float(np.abs(got["output"] - expected).max())}
     batch = bundle.encoder.transform(rows.raw)
-    for name, table, codes in zip(bundle.encoder.categorical, bundle.graph.embeddings, batch.categorical, strict=True):
+    for name, table, codes in zip(bundle.encoder.categorical, bundle.graph.vectors, batch.categorical, strict=True):
         found[f"{name}__embedding"] = float(np.abs(got[f"{name}__embedding"] - table[codes]).max())
     if "probabilities" in got:
         probabilities = bundle.target.probabilities(expected)

@@ -122,7 +122,7 @@ def train_on(
         valid_x=holdout.x,
         held_out=held_out,
         train_summary=_class_share(class_rows) if class_rows is not None else facts.mean,
-        dims={f: d * members for f, d in dims.items()},  # the served vector: every member's, side by side
+        dims=dims,  # the served vector: one per value of the feature's own width (ensemble_graph.stitch)
         shrinkage=shrinkage,
         batch_size=batch_size,
         ignored=data.ignored(),

@@ -187,7 +187,7 @@ def _blocks(transformer: EmbeddingFeatures) -> list[slice]:
     """Each categorical feature's columns: widths can differ between the fold networks, since a
     fold's vocabulary (and so its default width) can be a little smaller."""
     slices, start = [], 0
-    for table in transformer.bundle_.graph.embeddings:
+    for table in transformer.bundle_.graph.vectors:
         slices.append(slice(start, start + table.shape[1]))
         start += table.shape[1]
     return slices

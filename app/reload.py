@@ -26,14 +26,12 @@ from features.errors import BundleError, CatembedError
 log = logging.getLogger("catembed")
 
 
-class ReloadRefused(CatembedError):
-    status_code = 409
-    error_type = "reload_refused"
+class ReloadRefused(CatembedError, status=409, kind="reload_refused"):
+    """A new version on disk that is refused (bad bundle, other features); the version served before stays."""
 
 
-class LoadFailed(CatembedError):
-    status_code = 409
-    error_type = "load_failed"
+class LoadFailed(CatembedError, status=409, kind="load_failed"):
+    """A model none of whose selected versions can be loaded; it shows UNAVAILABLE with the reason."""
 
 
 class Reloader:

@@ -25,14 +25,12 @@ from features.schema import NAME_PATTERN
 READY, LOADING, UNAVAILABLE, UNLOADED = "READY", "LOADING", "UNAVAILABLE", "UNLOADED"
 
 
-class ModelNotFound(CatembedError):
-    status_code = 404
-    error_type = "model_not_found"
+class ModelNotFound(CatembedError, status=404, kind="model_not_found"):
+    """No model of that name is served."""
 
 
-class ModelNotReady(CatembedError):
-    status_code = 503
-    error_type = "model_not_ready"
+class ModelNotReady(CatembedError, status=503, kind="model_not_ready"):
+    """The model is known but has no version ready (loading, unloaded or failed)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,15 @@ class CatembedError(Exception):
     status_code = 400
     error_type = "bad_request"
 
+    def __init_subclass__(cls, *, status: int | None = None, kind: str | None = None, **kwargs: Any) -> None:
+        """``class NotFound(CatembedError, status=404, kind="not_found")``: a subclass states its
+        HTTP status and the ``type`` of its error body where it is declared."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+        if kind is not None:
+            cls.error_type = kind
+
     def __init__(
         self,
         message: str,
@@ -40,34 +49,24 @@ class CatembedError(Exception):
         return body
 
 
-class InvalidInput(CatembedError):
+class InvalidInput(CatembedError, status=422, kind="invalid_input"):
     """A record or parameter that does not fit the model's schema."""
 
-    status_code = 422
-    error_type = "invalid_input"
+
+class NotFound(CatembedError, status=404, kind="not_found"):
+    """A feature, value or version the model does not have."""
 
 
-class NotFound(CatembedError):
-    status_code = 404
-    error_type = "not_found"
+class PayloadTooLarge(CatembedError, status=413, kind="payload_too_large"):
+    """More records, bytes or characters than the limits allow."""
 
 
-class PayloadTooLarge(CatembedError):
-    status_code = 413
-    error_type = "payload_too_large"
-
-
-class DataError(CatembedError):
+class DataError(CatembedError, kind="data_error"):
     """Training data that cannot be used as given (the CLI exits with code 2)."""
 
-    error_type = "data_error"
 
-
-class BundleError(CatembedError):
+class BundleError(CatembedError, status=503, kind="bundle_error"):
     """An artifact bundle that is missing, corrupt or of an unknown format."""
-
-    status_code = 503
-    error_type = "bundle_error"
 
 
 def _json_safe(value: Any, limit: int = 200) -> Any:

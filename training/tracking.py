@@ -32,10 +32,8 @@ PARAM_BATCH = 100
 PARAM_CHARS = 6000  # MLflow's limit for one param value
 
 
-class TrackingFailed(CatembedError):
+class TrackingFailed(CatembedError, kind="tracking_failed"):
     """The bundle is written; logging it to MLflow failed."""
-
-    error_type = "tracking_failed"
 
 
 def requested(uri: str | None, register: str | None) -> bool:

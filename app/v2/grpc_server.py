@@ -38,19 +38,16 @@ PROTECTED = {"ModelInfer", "RepositoryIndex", "RepositoryModelLoad", "Repository
 ADMIN = {"RepositoryModelLoad", "RepositoryModelUnload"}  # change what every client gets, as /admin/reload does
 
 
-class Unauthenticated(CatembedError):
-    status_code = 401
-    error_type = "unauthorized"
+class Unauthenticated(CatembedError, status=401, kind="unauthorized"):
+    """No or a wrong API key on a protected gRPC call."""
 
 
-class Forbidden(CatembedError):
-    status_code = 403
-    error_type = "forbidden"
+class Forbidden(CatembedError, status=403, kind="forbidden"):
+    """Load or unload with no API key set and admin calls not allowed without one."""
 
 
-class GrpcStartError(CatembedError):
-    status_code = 503
-    error_type = "grpc_start_error"
+class GrpcStartError(CatembedError, status=503, kind="grpc_start_error"):
+    """The gRPC port cannot be had: start-up stops with one line."""
 
 
 async def start(app: FastAPI) -> grpc.aio.Server:

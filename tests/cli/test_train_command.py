@@ -34,19 +34,8 @@ def cli_model(planted_csv, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli_out")
     # the real console script, in its own process: exit code, stdout and the bundle it writes
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "catembed"),
-            "train",
-            "--data",
-            str(planted_csv),
-            "--target",
-            "label",
-            "--name",
-            "planted",
-            "--out",
-            str(out),
-            *FAST,
-        ],
+        [str(Path(sys.executable).parent / "catembed"), "train", "--data", str(planted_csv), "--target", "label"]
+        + ["--name", "planted", "--out", str(out), *FAST],
         capture_output=True,
         text=True,
         timeout=300,

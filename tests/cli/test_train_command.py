@@ -33,9 +33,9 @@ def planted_csv(tmp_path_factory) -> Path:
 def cli_model(planted_csv, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli_out")
     # the real console script, in its own process: exit code, stdout and the bundle it writes
+    command = [str(Path(sys.executable).parent / "catembed"), "train", "--data", str(planted_csv), "--target", "label"]
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "catembed"), "train", "--data", str(planted_csv), "--target", "label"]
-        + ["--name", "planted", "--out", str(out), *FAST],
+        [*command, "--name", "planted", "--out", str(out), *FAST],
         capture_output=True,
         text=True,
         timeout=300,

@@ -19,14 +19,12 @@ from features.artifacts import load_bundle
 
 
 def create_app() -> FastAPI:
-    import keras  # deliberately: this is the path catembed's service avoids
 
     folder = Path(os.environ["BENCH_BUNDLE"])
     bundle = load_bundle(folder.parent, int(folder.name))
-    import training.model.numeric_embedding
-    import training.model.shrunk_embedding  # noqa: F401  registers the custom layer the default model uses
+    from training.model.saved import load_keras_model
 
-    model = keras.models.load_model(folder / "model.keras")
+    model = load_keras_model(folder / "model.keras")
     encoder = bundle.encoder
     parser = RecordParser(encoder.categorical, encoder.numeric, 10_000, 1_000)
     app = FastAPI()

@@ -28,7 +28,6 @@ def main() -> None:
     import matplotlib.pyplot  # noqa: F401
 
     print(f"import matplotlib.pyplot: {time.perf_counter() - started:.2f} s")
-    import keras
 
     from features.artifacts import load_bundle
     from training.data.spec import load_spec
@@ -36,6 +35,7 @@ def main() -> None:
     from training.data.table_data import usable_rows
     from training.data.tables import read_table
     from training.export.report import write_report
+    from training.model.saved import load_keras_model
 
     bundle = load_bundle(args.model_dir)
     spec = load_spec(str(bundle.path / "spec.yaml"))
@@ -44,7 +44,7 @@ def main() -> None:
     labels = frame[spec.target] if spec.task != "regression" else None
     held = stratified_holdout(len(frame), settings["valid_fraction"], settings["seed"], labels)[1]
     valid = frame.iloc[held].reset_index(drop=True)
-    model = keras.saving.load_model(bundle.path / "model.keras")
+    model = load_keras_model(bundle.path / "model.keras")
     output = np.asarray(model.predict(bundle.encoder.transform(valid).model_inputs(), batch_size=4096, verbose=0))
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:

@@ -12,6 +12,7 @@ from tests.synthetic import planted_frame, streamed_cli_run, train_with_every_op
 from training.loop.config import TrainConfig
 from training.model.batch_ensemble import MEAN, BatchEnsembleModel
 from training.model.network import input_names
+from training.model.saved import load_keras_model
 
 MEMBERS = 4
 
@@ -76,7 +77,7 @@ def test_each_member_learns_from_its_own_loss(batch_run):
 
 
 def test_the_saved_model_reloads_and_predicts_the_same(batch_run):
-    reloaded = keras.saving.load_model(batch_run.path / "model.keras")
+    reloaded = load_keras_model(batch_run.path / "model.keras")
     assert isinstance(reloaded, BatchEnsembleModel)
     bundle = load_bundle(batch_run.path.parent, int(batch_run.path.name))
     inputs = bundle.encoder.transform(batch_run.valid.head(100)).model_inputs()
@@ -106,7 +107,7 @@ def test_a_streamed_batch_ensemble_is_served_at_parity(capsys, tmp_path):
     assert bundle.manifest["training"]["streamed"] is True
     assert bundle.manifest["training"]["batch_ensemble"] == {"members": 3}
     assert bundle.manifest["parity"]["max_abs_diff"] <= 1e-5
-    model = keras.saving.load_model(bundle.path / "model.keras")
+    model = load_keras_model(bundle.path / "model.keras")
     batch = bundle.encoder.transform(frame.head(50))
     np.testing.assert_allclose(
         bundle.graph(batch.categorical, batch.numeric), _members(model, batch.model_inputs()).mean(axis=1), atol=1e-5, rtol=0

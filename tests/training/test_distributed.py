@@ -53,13 +53,10 @@ def assert_one_normal_bundle(out: Path, workers: int) -> None:
     assert training["config"]["table_optimizer"] == "lazy_adam"  # row-sparse tables under the strategy too
     assert served_holdout_loss_matches_the_best_epoch(bundle) < 2e-4
     # the served NumPy graph is the saved Keras model
-    import keras
+    from training.loop.table_optimizer import TableOptimizer
+    from training.model.saved import load_keras_model
 
-    import training.model.batch_ensemble  # registers the layers for loading
-    import training.model.shrunk_embedding
-    from training.loop.table_optimizer import TableOptimizer  # registers the optimizers
-
-    model = keras.saving.load_model(bundle.path / "model.keras")
+    model = load_keras_model(bundle.path / "model.keras")
     assert isinstance(model.optimizer, TableOptimizer)
     rows = planted_frame(300, task="binary", seed=11)
     inputs = bundle.encoder.transform(rows).model_inputs()

@@ -65,12 +65,12 @@ def any_run(request):
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """The built-in demo table and spec with the default settings, one epoch (vocabularies do not depend on epochs)."""
-    from training.data.spec import load_spec
-    from training.data.tables import DEMO_DATA, DEMO_SPEC, read_table
-    from training.loop.config import TrainConfig
-    from training.loop.trainer import train
+    """``catembed train --demo --epochs 1``: the built-in table, spec and network, one epoch
+    (vocabularies do not depend on epochs). ``.path`` is the version folder."""
+    from types import SimpleNamespace
 
-    config = TrainConfig().with_overrides(epochs=1)
+    from cli.main import main
+
     out = tmp_path_factory.mktemp("demo")
-    return train(read_table(DEMO_DATA), load_spec(DEMO_SPEC), config, name="flights", out=out, log=lambda _: None, verbose=0)
+    assert main(["train", "--demo", "--epochs", "1", "--out", str(out)]) == 0
+    return SimpleNamespace(path=out / "flights" / "1")

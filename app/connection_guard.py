@@ -28,6 +28,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.settings import Settings, load_settings
 
+LINGER_SECONDS, LINGER_BYTES = 2.0, 1 << 20  # a refused client's remaining request: read and dropped up to these
+
 
 @cache
 def limits() -> Settings:
@@ -48,6 +50,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._in_head = True  # between requests, or inside a request line and headers
         self._head_bytes = 0
+        self._draining = False  # answered and closing: what the client still sends is read and dropped
+        self._drained = 0
+        self._tail = b""  # the head's last 3 bytes, for an end of head split between two reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,11 +63,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
+        if self._draining:
+            self._drained += len(data)
+            if self._drained > LINGER_BYTES:  # not a request finishing: stop reading it
+                self.transport.close()
+            return
+        if self._in_head:  # counted before the parser sees it: the parser's own refusal closes without lingering
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))  # a body read along is not head
+            self._tail = seen[-3:]
+            if self._head_bytes > self.max_header_bytes:
+                self._refuse(b"431 Request Header Fields Too Large")
+                return
         super().data_received(data)
-        if self._in_head and self._head_bytes > self.max_header_bytes and not self.transport.is_closing():
-            self._refuse(b"431 Request Header Fields Too Large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -70,7 +84,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(self.header_timeout)
 
     def on_headers_complete(self) -> None:
-        self._in_head, self._head_bytes = False, 0
+        self._in_head, self._head_bytes, self._tail = False, 0, b""
         self._arm(self.body_timeout)
         super().on_headers_complete()
 
@@ -98,6 +112,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: bytes) -> None:
+        """Answer and close, lingering: closing a socket with unread input resets the connection,
+        and a client still sending its request would lose the answer. So the write side is shut
+        first, the rest of the request is read and dropped, and the socket closes when the client
+        closes, after LINGER_SECONDS or past LINGER_BYTES (as Apache's and nginx's lingering close)."""
         self._disarm()
+        self._draining = True
         self.transport.write(_response(status))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)

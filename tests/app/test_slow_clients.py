@@ -99,6 +99,21 @@ def test_partial_heads_and_stalled_bodies_are_dropped_while_others_are_served(se
         sock.close()
 
 
+def test_a_body_that_arrives_with_its_head_is_not_counted_as_head(server, example):
+    """The head limit counts the head only: a 200 kB request written in one piece is answered."""
+    import json
+
+    body = json.dumps({"records": [example] * 1500}).encode()
+    assert len(body) > 10 * 16384
+    head = f"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+
+
 def test_an_unfinished_head_gets_408_and_a_huge_head_431_before_it_is_buffered(server, example):
     slow = _connect(server.port, b"GET /model HTTP/1.1\r\nHost: localhost\r\n")
     _wait_all_closed([slow], HEADER_TIMEOUT + 4)

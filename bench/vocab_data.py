@@ -22,11 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench.scale_data import CHANNELS, REGIONS, ROW_GROUP, ROWS_PER_SHARD  # the same shards as the scale bench
+
 ZIPF_EXPONENT = 0.8
-REGIONS = 20
-CHANNELS = ("web", "app", "store", "phone")
-ROWS_PER_SHARD = 1_000_000
-ROW_GROUP = 131_072
 CATEGORICAL = ["id", "region", "channel", "weekday"]
 NUMERIC = ["price", "age", "score"]
 TARGET = "y"

@@ -23,6 +23,7 @@ next touched and before the average is read (:meth:`RowSparseOptimizer.catch_up`
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import keras
@@ -40,8 +41,9 @@ def unique_rows(gradient: Any, rows: int) -> tuple[tf.Tensor, tf.Tensor]:
     return distinct, tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(distinct)[0])
 
 
-class RowSparseOptimizer(keras.optimizers.Optimizer):
-    """The shared machinery: rows in, rows out, and the lazy average of the rows."""
+class RowSparseOptimizer(keras.optimizers.Optimizer, metaclass=abc.ABCMeta):
+    """The shared machinery: rows in, rows out, and the lazy average of the rows. A subclass
+    says how rows are updated (``updated_rows``); this class cannot be built on its own."""
 
     def build(self, var_list: list[Any]) -> None:
         if self.built:
@@ -65,9 +67,9 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         if self.use_ema:
             self._average_rows(index, rows, old, new)
 
+    @abc.abstractmethod
     def updated_rows(self, index: int, rows: tf.Tensor, gradient: tf.Tensor, old: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
         """The new values of ``rows`` (their old values ``old``), updating this optimizer's state."""
-        raise NotImplementedError
 
     def _average_rows(self, index: int, rows: tf.Tensor, old: tf.Tensor, new: tf.Tensor) -> None:
         """Bring the touched rows' average up to this step: the steps they were not touched
